@@ -1,0 +1,189 @@
+//! The HTTP Task component for DigitalOcean's `POST /v2/dedicated-inferences`.
+//!
+//! This file is the component boundary only: WIT bindings and conversions. The logic is in
+//! plain modules that build and test natively.
+
+pub mod diagnostic;
+pub mod operation;
+pub mod outcome;
+pub mod request;
+pub mod response;
+pub mod secrets;
+pub mod summary;
+pub mod task;
+pub mod template;
+pub mod transport;
+pub mod url;
+pub mod validate;
+
+#[cfg(target_arch = "wasm32")]
+mod wasi_http;
+
+#[cfg(target_arch = "wasm32")]
+mod component {
+    use std::time::SystemTime;
+
+    use crate::diagnostic::{Diagnostic, Severity};
+    use crate::operation::CREATE_DEDICATED_INFERENCE as OPERATION;
+    use crate::outcome::{FailureKind, Outcome};
+    use crate::request::TaskInput;
+    use crate::response::ResponseView;
+    use crate::task::{self, FieldInfo, OperationInfo, RequestPreview, StepFailure, TestResult};
+    use crate::wasi_http::WasiHttp;
+
+    wit_bindgen::generate!({ path: "wit", world: "http-task" });
+
+    use exports::workflow::http_task::task::Guest;
+    use workflow::http_task::types as wit;
+
+    struct Component;
+    export!(Component);
+
+    impl Guest for Component {
+        fn describe() -> wit::OperationInfo {
+            task::describe(&OPERATION).into()
+        }
+
+        fn render(input: wit::TaskInput) -> Result<wit::RequestPreview, Vec<wit::Diagnostic>> {
+            task::render(&OPERATION, &input.into())
+                .map(Into::into)
+                .map_err(|d| d.into_iter().map(Into::into).collect())
+        }
+
+        fn test_request(input: wit::TaskInput) -> wit::TestResult {
+            task::test_request(&OPERATION, &input.into(), &mut WasiHttp, SystemTime::now()).into()
+        }
+
+        fn execute(input: wit::TaskInput) -> Result<String, wit::StepFailure> {
+            task::execute(&OPERATION, &input.into(), &mut WasiHttp, SystemTime::now())
+                .map_err(Into::into)
+        }
+    }
+
+    fn headers(list: Vec<(String, String)>) -> Vec<wit::Header> {
+        list.into_iter()
+            .map(|(name, value)| wit::Header { name, value })
+            .collect()
+    }
+
+    fn diagnostics(list: Vec<Diagnostic>) -> Vec<wit::Diagnostic> {
+        list.into_iter().map(Into::into).collect()
+    }
+
+    impl From<wit::TaskInput> for TaskInput {
+        fn from(i: wit::TaskInput) -> Self {
+            TaskInput {
+                definition: i.definition,
+                parameters: i.parameters,
+                secrets: i.secrets,
+            }
+        }
+    }
+
+    impl From<Diagnostic> for wit::Diagnostic {
+        fn from(d: Diagnostic) -> Self {
+            let severity = match d.severity {
+                Severity::Error => wit::Severity::Error,
+                Severity::Warning => wit::Severity::Warning,
+            };
+            wit::Diagnostic {
+                severity,
+                path: d.path,
+                message: d.message,
+            }
+        }
+    }
+
+    impl From<RequestPreview> for wit::RequestPreview {
+        fn from(r: RequestPreview) -> Self {
+            wit::RequestPreview {
+                method: r.method,
+                url: r.url,
+                headers: headers(r.headers),
+                body: r.body,
+            }
+        }
+    }
+
+    impl From<ResponseView> for wit::ResponseView {
+        fn from(r: ResponseView) -> Self {
+            wit::ResponseView {
+                status: r.status,
+                headers: headers(r.headers),
+                body: r.body,
+                truncated: r.truncated,
+            }
+        }
+    }
+
+    impl From<TestResult> for wit::TestResult {
+        fn from(r: TestResult) -> Self {
+            let outcome = match r.outcome {
+                Outcome::Succeeded => wit::Outcome::Succeeded,
+                Outcome::Accepted => wit::Outcome::Accepted,
+                Outcome::Rejected => wit::Outcome::Rejected,
+                Outcome::Failed => wit::Outcome::Failed,
+                Outcome::Unreachable => wit::Outcome::Unreachable,
+                Outcome::Invalid => wit::Outcome::Invalid,
+            };
+            wit::TestResult {
+                outcome,
+                summary: r.summary,
+                request: r.request.map(Into::into),
+                response: r.response.map(Into::into),
+                diagnostics: diagnostics(r.diagnostics),
+                elapsed_ms: r.elapsed_ms,
+                revealed_secrets: r.revealed_secrets,
+            }
+        }
+    }
+
+    impl From<StepFailure> for wit::StepFailure {
+        fn from(f: StepFailure) -> Self {
+            let kind = match f.kind {
+                FailureKind::InvalidRequest => wit::FailureKind::InvalidRequest,
+                FailureKind::HttpStatus => wit::FailureKind::HttpStatus,
+                FailureKind::Timeout => wit::FailureKind::Timeout,
+                FailureKind::Connection => wit::FailureKind::Connection,
+                FailureKind::Protocol => wit::FailureKind::Protocol,
+            };
+            wit::StepFailure {
+                kind,
+                retryable: f.retryable,
+                retry_after_ms: f.retry_after_ms,
+                message: f.message,
+                diagnostics: diagnostics(f.diagnostics),
+                response: f.response,
+            }
+        }
+    }
+
+    impl From<FieldInfo> for wit::FieldInfo {
+        fn from(f: FieldInfo) -> Self {
+            wit::FieldInfo {
+                path: f.path,
+                type_name: f.type_name,
+                required: f.required,
+                description: f.description,
+                allowed_values: f.allowed_values,
+                default_value: f.default_value,
+            }
+        }
+    }
+
+    impl From<OperationInfo> for wit::OperationInfo {
+        fn from(o: OperationInfo) -> Self {
+            wit::OperationInfo {
+                method: o.method,
+                server: o.server,
+                path: o.path,
+                summary: o.summary,
+                description: o.description,
+                headers: o.headers.into_iter().map(Into::into).collect(),
+                body_fields: o.body_fields.into_iter().map(Into::into).collect(),
+                default_definition: o.default_definition,
+                example_parameters: o.example_parameters,
+            }
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The task's four calls as plain Rust: `describe`, `render`, `test_request`, `execute`.
+//! `lib.rs` maps them to the WIT; native tests drive them with a fake transport.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::operation::Operation;
+use crate::outcome::{
+    Failure, FailureKind, Outcome, classify_status, classify_transport, retry_after,
+};
+use crate::request::{Rendering, TaskInput, render_request};
+use crate::response::{BODY_LIMIT, Reply, ResponseView};
+use crate::secrets::SecretSet;
+use crate::summary;
+use crate::transport::{
+    BodyEnd, Transport, TransportError, TransportErrorKind, WireRequest, WireResponse,
+};
+
+/// A request as it goes on the wire, every secret masked (the WIT `request-preview`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestPreview {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestResult {
+    pub outcome: Outcome,
+    pub summary: String,
+    pub request: Option<RequestPreview>,
+    pub response: Option<ResponseView>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub elapsed_ms: u64,
+    pub revealed_secrets: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepFailure {
+    pub kind: FailureKind,
+    pub retryable: bool,
+    pub retry_after_ms: Option<u64>,
+    pub message: String,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The masked step output object, when the API answered.
+    pub response: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldInfo {
+    pub path: String,
+    pub type_name: String,
+    pub required: bool,
+    pub description: String,
+    pub allowed_values: Vec<String>,
+    pub default_value: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperationInfo {
+    pub method: String,
+    pub server: String,
+    pub path: String,
+    pub summary: String,
+    pub description: String,
+    pub headers: Vec<FieldInfo>,
+    pub body_fields: Vec<FieldInfo>,
+    pub default_definition: String,
+    pub example_parameters: String,
+}
+
+pub fn describe(operation: &Operation) -> OperationInfo {
+    let strings = |values: &[&str]| values.iter().map(|v| v.to_string()).collect();
+    OperationInfo {
+        method: operation.method.into(),
+        server: operation.server.into(),
+        path: operation.path.into(),
+        summary: operation.summary.into(),
+        description: operation.description.into(),
+        headers: operation
+            .headers
+            .iter()
+            .map(|h| FieldInfo {
+                path: h.name.into(),
+                type_name: "string".into(),
+                required: h.required,
+                description: h.description.into(),
+                allowed_values: vec![],
+                default_value: h.default_value.map(Into::into),
+            })
+            .collect(),
+        body_fields: operation
+            .body_fields
+            .iter()
+            .map(|f| FieldInfo {
+                path: f.path.into(),
+                type_name: f.field_type.name().into(),
+                required: f.required,
+                description: f.description.into(),
+                allowed_values: strings(f.allowed_values),
+                default_value: None,
+            })
+            .collect(),
+        default_definition: operation.default_definition.into(),
+        example_parameters: operation.example_parameters.into(),
+    }
+}
+
+/// Render and validate without sending. Warnings ride along with errors only: a request
+/// that renders cleanly is the Ok value.
+pub fn render(operation: &Operation, input: &TaskInput) -> Result<RequestPreview, Vec<Diagnostic>> {
+    let rendering = render_request(operation, input);
+    match rendering.sendable() {
+        Some(request) => Ok(preview(request, &rendering.secrets)),
+        None => Err(masked_diagnostics(
+            rendering.diagnostics.to_vec(),
+            &rendering.secrets,
+        )),
+    }
+}
+
+/// One call's journey: the rendering, and what sending it (once) brought back.
+struct Run {
+    rendering: Rendering,
+    sent: Option<Result<WireResponse, TransportError>>,
+}
+
+fn run(operation: &Operation, input: &TaskInput, transport: &mut dyn Transport) -> Run {
+    let rendering = render_request(operation, input);
+    // The one and only send: a create must not happen twice, so nothing here retries.
+    let sent = rendering
+        .sendable()
+        .map(|request| transport.send(request, BODY_LIMIT));
+    Run { rendering, sent }
+}
+
+/// Where a run ended, for both the editor and the engine.
+struct Verdict<'r> {
+    outcome: Outcome,
+    /// None for a success.
+    failure: Option<Failure>,
+    retry_after: Option<Duration>,
+    /// Unmasked: callers mask it with `secrets`.
+    summary: String,
+    /// The answer, when the API gave one.
+    reply: Option<Reply<'r>>,
+    /// Secrets of the request and of the answer (the one-time token).
+    secrets: SecretSet,
+}
+
+fn judge<'r>(operation: &Operation, run: &'r Run, now: SystemTime) -> Verdict<'r> {
+    let mut secrets = run.rendering.secrets.clone();
+    let failed = |kind, retryable| Some(Failure { kind, retryable });
+    let (Some(request), Some(sent)) = (run.rendering.request.as_ref(), run.sent.as_ref()) else {
+        let summary = summary::invalid(&run.rendering.diagnostics);
+        return Verdict {
+            outcome: Outcome::Invalid,
+            failure: failed(FailureKind::InvalidRequest, false),
+            retry_after: None,
+            summary,
+            reply: None,
+            secrets,
+        };
+    };
+    let response = match sent {
+        Ok(response) => response,
+        Err(error) => {
+            let (outcome, failure) = classify_transport(error.kind);
+            return Verdict {
+                outcome,
+                failure: Some(failure),
+                retry_after: None,
+                summary: summary::no_answer(operation, &request.url, error),
+                reply: None,
+                secrets,
+            };
+        }
+    };
+    let reply = Reply::new(response);
+    reply.collect_secrets(operation, &mut secrets);
+    let (outcome, failure) = match &response.body_end {
+        BodyEnd::Failed(error) => {
+            let (outcome, failure) = classify_transport(error.kind);
+            (outcome, Some(failure))
+        }
+        // http-task.md: a body over the bound fails the step whatever its status.
+        BodyEnd::OverLimit => (
+            classify_status(response.status).0,
+            failed(FailureKind::Protocol, false),
+        ),
+        BodyEnd::Complete => classify_status(response.status),
+    };
+    let retry_after = retry_after(response, now);
+    Verdict {
+        outcome,
+        failure,
+        retry_after,
+        summary: summary::answer(operation, &request.url, &reply, retry_after),
+        reply: Some(reply),
+        secrets,
+    }
+}
+
+/// The editor's "Test request": render, validate, send once, report.
+pub fn test_request(
+    operation: &Operation,
+    input: &TaskInput,
+    transport: &mut dyn Transport,
+    now: SystemTime,
+) -> TestResult {
+    let started = Instant::now();
+    let run = run(operation, input, transport);
+    let verdict = judge(operation, &run, now);
+    let secrets = &verdict.secrets;
+    let mut diagnostics = run.rendering.diagnostics.to_vec();
+    if let Some(Err(error)) = &run.sent
+        && error.kind == TransportErrorKind::NotSent
+    {
+        diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            path: "httpRequest".into(),
+            message: format!("the host refused the request: {}", error.detail),
+        });
+    }
+    let revealed_secrets = verdict
+        .reply
+        .as_ref()
+        .and_then(|r| {
+            Some((
+                operation.one_time_secret?.to_string(),
+                r.one_time_secret(operation)?.to_string(),
+            ))
+        })
+        .into_iter()
+        .collect();
+    TestResult {
+        outcome: verdict.outcome,
+        summary: secrets.mask_str(&verdict.summary).into_owned(),
+        request: run.rendering.request.as_ref().map(|r| preview(r, secrets)),
+        response: verdict.reply.as_ref().map(|r| r.view(secrets)),
+        diagnostics: masked_diagnostics(diagnostics, secrets),
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        revealed_secrets,
+    }
+}
+
+/// One run as a workflow step. Ok is the step output object, unmasked: the workflow must be
+/// able to store the token the API returns once.
+pub fn execute(
+    operation: &Operation,
+    input: &TaskInput,
+    transport: &mut dyn Transport,
+    now: SystemTime,
+) -> Result<String, StepFailure> {
+    let run = run(operation, input, transport);
+    let verdict = judge(operation, &run, now);
+    let output = verdict.reply.as_ref().map(Reply::step_output);
+    let Some(failure) = verdict.failure else {
+        // Only a complete 2xx has no failure, and it always has a reply.
+        return Ok(output.map(|o| o.to_string()).unwrap_or_default());
+    };
+    let secrets = &verdict.secrets;
+    Err(StepFailure {
+        kind: failure.kind,
+        retryable: failure.retryable,
+        retry_after_ms: verdict
+            .retry_after
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        message: secrets.mask_str(&verdict.summary).into_owned(),
+        diagnostics: masked_diagnostics(run.rendering.diagnostics.to_vec(), secrets),
+        response: output.map(|mut o| {
+            secrets.mask_json(&mut o);
+            o.to_string()
+        }),
+    })
+}
+
+fn preview(request: &WireRequest, secrets: &SecretSet) -> RequestPreview {
+    RequestPreview {
+        method: request.method.clone(),
+        url: secrets.mask_str(&request.url.to_string()).into_owned(),
+        headers: request
+            .headers
+            .iter()
+            .map(|(n, v)| (n.clone(), secrets.mask_str(v).into_owned()))
+            .collect(),
+        body: Some(secrets.mask_str(&request.body).into_owned()),
+    }
+}
+
+fn masked_diagnostics(mut diagnostics: Vec<Diagnostic>, secrets: &SecretSet) -> Vec<Diagnostic> {
+    for d in &mut diagnostics {
+        secrets.mask_string(&mut d.path);
+        secrets.mask_string(&mut d.message);
+    }
+    diagnostics
+}

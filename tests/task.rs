@@ -1,0 +1,499 @@
+//! The four calls end to end in native Rust, over a scripted transport that records every
+//! request it is asked to send. (The same behaviour through the real component, wasmtime and
+//! a real HTTP server is covered by tests/e2e.)
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use do_dedicated_inference_task::diagnostic::Severity;
+use do_dedicated_inference_task::operation::CREATE_DEDICATED_INFERENCE as OP;
+use do_dedicated_inference_task::outcome::{FailureKind, Outcome};
+use do_dedicated_inference_task::request::TaskInput;
+use do_dedicated_inference_task::response::{BODY_LIMIT, DISPLAY_LIMIT};
+use do_dedicated_inference_task::task::{self, StepFailure, TestResult};
+use do_dedicated_inference_task::transport::{
+    BodyEnd, Transport, TransportError, TransportErrorKind, WireRequest, WireResponse,
+};
+use serde_json::{Value, json};
+
+const API_TOKEN: &str = "dop_v1_a1b2c3d4e5f6a7b8c9d0";
+const HF_TOKEN: &str = "hf_standinGatedModelToken0123456789";
+const RETURNED_TOKEN: &str = "dit_0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+/// Answers every request with the same scripted result and keeps what it was sent.
+struct ScriptedApi {
+    answer: Result<WireResponse, TransportError>,
+    sent: Vec<WireRequest>,
+}
+
+impl ScriptedApi {
+    fn new(answer: Result<WireResponse, TransportError>) -> Self {
+        Self {
+            answer,
+            sent: vec![],
+        }
+    }
+}
+
+impl Transport for ScriptedApi {
+    fn send(
+        &mut self,
+        request: &WireRequest,
+        body_limit: usize,
+    ) -> Result<WireResponse, TransportError> {
+        assert_eq!(body_limit, BODY_LIMIT);
+        self.sent.push(request.clone());
+        self.answer.clone()
+    }
+}
+
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+fn answer(
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<WireResponse, TransportError> {
+    Ok(WireResponse {
+        status,
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        body: body.to_vec(),
+        body_end: BodyEnd::Complete,
+    })
+}
+
+fn accepted_body() -> Vec<u8> {
+    json!({
+        "dedicated_inference": {"id": "6b0b8f8e-8a4c-4a8b-9d5e-0c1f2a3b4c5d", "name": "support-llm",
+                                "status": "provisioning", "region": "tor1"},
+        "token": {"id": "tok-1", "name": "support-llm-token", "is_managed": true, "value": RETURNED_TOKEN}
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn accepted() -> Result<WireResponse, TransportError> {
+    answer(
+        202,
+        &[
+            ("content-type", "application/json; charset=utf-8"),
+            ("ratelimit-remaining", "4999"),
+        ],
+        &accepted_body(),
+    )
+}
+
+fn api_error(
+    status: u16,
+    id: &str,
+    headers: &[(&str, &str)],
+) -> Result<WireResponse, TransportError> {
+    let body =
+        json!({"id": id, "message": format!("{id} happened"), "request_id": "req-1"}).to_string();
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    answer(status, &all, body.as_bytes())
+}
+
+fn fixture_input() -> TaskInput {
+    TaskInput {
+        definition: OP.default_definition.to_string(),
+        parameters: OP.example_parameters.to_string(),
+        secrets: vec![("token".into(), API_TOKEN.into())],
+    }
+}
+
+fn input_with(edit: impl FnOnce(&mut Value, &mut Value)) -> TaskInput {
+    let mut definition: Value = serde_json::from_str(OP.default_definition).unwrap();
+    let mut parameters: Value = serde_json::from_str(OP.example_parameters).unwrap();
+    edit(&mut definition, &mut parameters);
+    TaskInput {
+        definition: definition.to_string(),
+        parameters: parameters.to_string(),
+        ..fixture_input()
+    }
+}
+
+fn test_request(input: &TaskInput, api: &mut ScriptedApi) -> TestResult {
+    task::test_request(&OP, input, api, now())
+}
+
+fn execute(input: &TaskInput, api: &mut ScriptedApi) -> Result<String, StepFailure> {
+    task::execute(&OP, input, api, now())
+}
+
+fn failure(input: &TaskInput, api: &mut ScriptedApi) -> StepFailure {
+    execute(input, api).expect_err("the step should fail")
+}
+
+/// Every string of a result, for secret scans.
+fn strings_of(result: &impl std::fmt::Debug) -> String {
+    format!("{result:?}")
+}
+
+#[test]
+fn accepted_end_to_end() {
+    let mut api = ScriptedApi::new(accepted());
+    let result = test_request(&fixture_input(), &mut api);
+    assert_eq!(api.sent.len(), 1);
+    assert_eq!(result.outcome, Outcome::Accepted);
+    assert!(result.summary.contains("not success yet") && result.summary.contains("store it now"));
+    assert!(
+        result
+            .summary
+            .contains("DELETE /v2/dedicated-inferences/6b0b8f8e-8a4c-4a8b-9d5e-0c1f2a3b4c5d")
+    );
+    assert_eq!(result.diagnostics, vec![]);
+    assert_eq!(
+        result.revealed_secrets,
+        vec![("token.value".to_string(), RETURNED_TOKEN.to_string())]
+    );
+
+    let request = result.request.as_ref().unwrap();
+    assert_eq!(request.method, "POST");
+    assert!(
+        request
+            .headers
+            .contains(&("Authorization".into(), "Bearer ••••••••".into()))
+    );
+    let sent_body: Value = serde_json::from_str(&api.sent[0].body).unwrap();
+    assert_eq!(sent_body["access_tokens"]["hugging_face_token"], HF_TOKEN);
+    let shown_body: Value = serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        shown_body["access_tokens"]["hugging_face_token"],
+        "••••••••"
+    );
+
+    let response = result.response.as_ref().unwrap();
+    assert_eq!(response.status, 202);
+    let shown: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(shown["token"]["value"], "••••••••");
+    assert_eq!(shown["dedicated_inference"]["name"], "support-llm");
+
+    // The returned token is in revealed-secrets and nowhere else.
+    let mut rest = result.clone();
+    rest.revealed_secrets.clear();
+    let text = strings_of(&rest);
+    for secret in [API_TOKEN, HF_TOKEN, RETURNED_TOKEN] {
+        assert!(!text.contains(secret), "{secret} leaked");
+    }
+}
+
+#[test]
+fn execute_ok_keeps_the_token_for_the_workflow() {
+    let mut api = ScriptedApi::new(accepted());
+    let output: Value =
+        serde_json::from_str(&execute(&fixture_input(), &mut api).unwrap()).unwrap();
+    assert_eq!(api.sent.len(), 1);
+    assert_eq!(output["statusCode"], 202);
+    assert_eq!(
+        output["headers"]["content-type"],
+        "application/json; charset=utf-8"
+    );
+    assert_eq!(output["body"]["token"]["value"], RETURNED_TOKEN);
+    assert_eq!(
+        output["body"]["dedicated_inference"]["status"],
+        "provisioning"
+    );
+}
+
+#[test]
+fn other_2xx_succeeds() {
+    let mut api = ScriptedApi::new(answer(200, &[("content-type", "text/plain")], b"fine"));
+    let result = test_request(&fixture_input(), &mut api);
+    assert_eq!(result.outcome, Outcome::Succeeded);
+    let output: Value =
+        serde_json::from_str(&execute(&fixture_input(), &mut api).unwrap()).unwrap();
+    assert_eq!(output["body"], "fine");
+}
+
+#[test]
+fn invalid_requests_are_never_sent() {
+    let input = input_with(|_, p| p["model"]["scale"] = json!(0));
+    let mut api = ScriptedApi::new(accepted());
+    let result = test_request(&input, &mut api);
+    assert_eq!(result.outcome, Outcome::Invalid);
+    assert!(
+        result.request.is_some(),
+        "validation errors keep the preview"
+    );
+    assert_eq!(
+        result.diagnostics[0].path,
+        "httpRequest.body.spec.model_deployments[0].accelerators[0].scale"
+    );
+    assert!(
+        result
+            .summary
+            .starts_with("Nothing was sent: the request has 1 error.")
+    );
+    let f = failure(&input, &mut api);
+    assert_eq!(
+        (f.kind, f.retryable, f.response),
+        (FailureKind::InvalidRequest, false, None)
+    );
+    assert_eq!(api.sent.len(), 0);
+
+    let broken = TaskInput {
+        definition: "{not json".into(),
+        ..fixture_input()
+    };
+    let result = test_request(&broken, &mut api);
+    assert_eq!(result.outcome, Outcome::Invalid);
+    assert!(result.request.is_none(), "rendering failed: no preview");
+    assert_eq!(result.diagnostics[0].path, "definition");
+    assert_eq!(
+        task::render(&OP, &broken).unwrap_err()[0].path,
+        "definition"
+    );
+    assert_eq!(api.sent.len(), 0);
+}
+
+#[test]
+fn render_returns_the_masked_preview() {
+    let preview = task::render(&OP, &fixture_input()).unwrap();
+    assert_eq!(
+        preview.url,
+        "https://api.digitalocean.com/v2/dedicated-inferences"
+    );
+    let text = strings_of(&preview);
+    assert!(!text.contains(API_TOKEN) && !text.contains(HF_TOKEN));
+    let input = input_with(|_, p| {
+        p.as_object_mut()
+            .unwrap()
+            .remove("name")
+            .map(|_| ())
+            .unwrap()
+    });
+    let diagnostics = task::render(&OP, &input).unwrap_err();
+    assert_eq!(diagnostics[0].path, "httpRequest.body.spec.name");
+    assert_eq!(diagnostics[0].severity, Severity::Error);
+}
+
+#[test]
+fn statuses_follow_the_outcome_table() {
+    let cases: &[(u16, &str, Outcome, bool)] = &[
+        (400, "bad_request", Outcome::Rejected, false),
+        (401, "unauthorized", Outcome::Rejected, false),
+        (404, "not_found", Outcome::Rejected, false),
+        (408, "request_timeout", Outcome::Rejected, true),
+        (415, "unsupported_media_type", Outcome::Rejected, false),
+        (422, "unprocessable_entity", Outcome::Rejected, false),
+        (429, "too_many_requests", Outcome::Rejected, true),
+        (500, "server_error", Outcome::Failed, true),
+        (503, "service_unavailable", Outcome::Failed, true),
+    ];
+    for &(status, id, outcome, retryable) in cases {
+        let mut api = ScriptedApi::new(api_error(status, id, &[]));
+        let result = test_request(&fixture_input(), &mut api);
+        assert_eq!(result.outcome, outcome, "{status}");
+        assert_eq!(result.response.as_ref().unwrap().status, status);
+        assert!(
+            result.summary.contains(&format!("{id} happened ({id})")),
+            "{status}: {}",
+            result.summary
+        );
+        let f = failure(&fixture_input(), &mut api);
+        assert_eq!(
+            (f.kind, f.retryable),
+            (FailureKind::HttpStatus, retryable),
+            "{status}"
+        );
+        let response: Value = serde_json::from_str(f.response.as_deref().unwrap()).unwrap();
+        assert_eq!(response["statusCode"], status);
+        assert_eq!(response["body"]["id"], id);
+        assert_eq!(api.sent.len(), 2, "one POST per call");
+    }
+}
+
+#[test]
+fn retry_hints() {
+    let mut api = ScriptedApi::new(api_error(429, "too_many_requests", &[("retry-after", "7")]));
+    assert_eq!(
+        failure(&fixture_input(), &mut api).retry_after_ms,
+        Some(7000)
+    );
+    let date = httpdate::fmt_http_date(now() + Duration::from_secs(30));
+    let mut api = ScriptedApi::new(api_error(
+        429,
+        "too_many_requests",
+        &[("retry-after", &date)],
+    ));
+    assert_eq!(
+        failure(&fixture_input(), &mut api).retry_after_ms,
+        Some(30_000)
+    );
+    let mut api = ScriptedApi::new(api_error(
+        429,
+        "too_many_requests",
+        &[
+            ("ratelimit-remaining", "0"),
+            ("ratelimit-reset", "1800000020"),
+        ],
+    ));
+    let f = failure(&fixture_input(), &mut api);
+    assert_eq!(f.retry_after_ms, Some(20_000));
+    assert!(f.message.contains("retry after 20 s"), "{}", f.message);
+    let mut api = ScriptedApi::new(api_error(
+        429,
+        "too_many_requests",
+        &[("ratelimit-remaining", "12")],
+    ));
+    assert_eq!(failure(&fixture_input(), &mut api).retry_after_ms, None);
+}
+
+#[test]
+fn transport_errors_are_unreachable() {
+    for (kind, expected) in [
+        (TransportErrorKind::Timeout, FailureKind::Timeout),
+        (TransportErrorKind::Connection, FailureKind::Connection),
+        (TransportErrorKind::Protocol, FailureKind::Protocol),
+    ] {
+        let mut api = ScriptedApi::new(Err(TransportError::new(kind, "it broke")));
+        let result = test_request(&fixture_input(), &mut api);
+        assert_eq!(result.outcome, Outcome::Unreachable);
+        assert!(result.response.is_none() && result.request.is_some());
+        assert!(
+            result
+                .summary
+                .starts_with("No answer from api.digitalocean.com: it broke."),
+            "{}",
+            result.summary
+        );
+        let f = failure(&fixture_input(), &mut api);
+        assert_eq!((f.kind, f.retryable, f.response), (expected, true, None));
+    }
+    let mut api = ScriptedApi::new(Err(TransportError::new(
+        TransportErrorKind::NotSent,
+        "header `x` is forbidden by the host",
+    )));
+    let result = test_request(&fixture_input(), &mut api);
+    assert_eq!(result.outcome, Outcome::Invalid);
+    assert!(
+        result
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("forbidden by the host"))
+    );
+    let f = failure(&fixture_input(), &mut api);
+    assert_eq!((f.kind, f.retryable), (FailureKind::InvalidRequest, false));
+}
+
+#[test]
+fn a_body_that_breaks_off_is_unreachable_and_warns_about_the_create() {
+    let cut = accepted_body()[..60].to_vec();
+    let broken = Ok(WireResponse {
+        status: 202,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: cut,
+        body_end: BodyEnd::Failed(TransportError::new(
+            TransportErrorKind::Connection,
+            "the connection was reset",
+        )),
+    });
+    let mut api = ScriptedApi::new(broken);
+    let result = test_request(&fixture_input(), &mut api);
+    assert_eq!(result.outcome, Outcome::Unreachable);
+    assert_eq!(result.response.as_ref().unwrap().body, "");
+    assert!(
+        result.summary.contains("probably created"),
+        "{}",
+        result.summary
+    );
+    let f = failure(&fixture_input(), &mut api);
+    assert_eq!((f.kind, f.retryable), (FailureKind::Connection, true));
+}
+
+#[test]
+fn bodies_over_the_bound() {
+    let mut body = accepted_body();
+    body.resize(BODY_LIMIT, b' ');
+    let over = Ok(WireResponse {
+        status: 202,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body,
+        body_end: BodyEnd::OverLimit,
+    });
+    let mut api = ScriptedApi::new(over);
+    let result = test_request(&fixture_input(), &mut api);
+    assert_eq!(result.outcome, Outcome::Accepted);
+    let view = result.response.as_ref().unwrap();
+    assert!(view.truncated && view.body.len() <= DISPLAY_LIMIT);
+    assert!(
+        !view.body.contains(RETURNED_TOKEN),
+        "the token is masked even in a cut body"
+    );
+    assert!(result.summary.contains("larger than 4 MiB"));
+    let f = failure(&fixture_input(), &mut api);
+    assert_eq!((f.kind, f.retryable), (FailureKind::Protocol, false));
+    assert!(!f.response.unwrap().contains(RETURNED_TOKEN));
+}
+
+#[test]
+fn secrets_are_masked_in_failures_too() {
+    // A server that echoes every secret back in its error.
+    let echo = format!(r#"{{"id":"unprocessable_entity","message":"bad {API_TOKEN} {HF_TOKEN}"}}"#);
+    let mut api = ScriptedApi::new(answer(
+        422,
+        &[("content-type", "application/json")],
+        echo.as_bytes(),
+    ));
+    let f = failure(&fixture_input(), &mut api);
+    let result = test_request(&fixture_input(), &mut api);
+    for text in [strings_of(&f), strings_of(&result)] {
+        assert!(
+            !text.contains(API_TOKEN) && !text.contains(HF_TOKEN),
+            "{text}"
+        );
+        assert!(text.contains("bad •••••••• ••••••••"), "{text}");
+    }
+}
+
+#[test]
+fn describe_lists_the_contract() {
+    let info = task::describe(&OP);
+    assert_eq!(
+        (
+            info.method.as_str(),
+            info.server.as_str(),
+            info.path.as_str()
+        ),
+        (
+            "POST",
+            "https://api.digitalocean.com",
+            "/v2/dedicated-inferences"
+        )
+    );
+    let content_type = info
+        .headers
+        .iter()
+        .find(|h| h.path == "Content-Type")
+        .unwrap();
+    assert_eq!(
+        content_type.default_value.as_deref(),
+        Some("application/json")
+    );
+    let region = info
+        .body_fields
+        .iter()
+        .find(|f| f.path == "spec.region")
+        .unwrap();
+    assert_eq!(region.allowed_values, ["atl1", "nyc2", "tor1"]);
+    assert!(region.required);
+    let scale = info
+        .body_fields
+        .iter()
+        .find(|f| f.path == "spec.model_deployments[].accelerators[].scale")
+        .unwrap();
+    assert_eq!(scale.type_name, "integer");
+    // The default definition renders and validates with the example parameters.
+    let input = TaskInput {
+        definition: info.default_definition,
+        parameters: info.example_parameters,
+        secrets: vec![("token".into(), API_TOKEN.into())],
+    };
+    assert!(task::render(&OP, &input).is_ok());
+}
