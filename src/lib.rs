@@ -4,6 +4,7 @@
 //! plain modules that build and test natively.
 
 pub mod diagnostic;
+pub mod http_syntax;
 pub mod operation;
 pub mod outcome;
 pub mod request;

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::http_syntax::parse_http_date;
 use crate::transport::{TransportErrorKind, WireResponse};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +62,10 @@ pub fn classify_transport(kind: TransportErrorKind) -> (Outcome, Failure) {
     (outcome, Failure { kind, retryable })
 }
 
+fn since_epoch(now: SystemTime) -> Duration {
+    now.duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
 /// Below this, a `ratelimit-reset` is read as seconds from now rather than a Unix time (the
 /// IETF RateLimit draft uses seconds from now; DigitalOcean documents Unix seconds).
 const UNIX_TIME_THRESHOLD: u64 = 1_000_000_000;
@@ -81,8 +86,8 @@ pub fn retry_after(response: &WireResponse, now: SystemTime) -> Option<Duration>
         if let Ok(seconds) = value.parse::<u64>() {
             return Some(Duration::from_secs(seconds));
         }
-        if let Ok(date) = httpdate::parse_http_date(value) {
-            return Some(date.duration_since(now).unwrap_or(Duration::ZERO));
+        if let Some(date) = parse_http_date(value) {
+            return Some(Duration::from_secs(date).saturating_sub(since_epoch(now)));
         }
     }
     let exhausted = response
@@ -93,8 +98,7 @@ pub fn retry_after(response: &WireResponse, now: SystemTime) -> Option<Duration>
         .and_then(|v| v.trim().parse::<u64>().ok());
     match reset {
         Some(reset) if exhausted && reset >= UNIX_TIME_THRESHOLD => {
-            let now = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-            Some(Duration::from_secs(reset).saturating_sub(now))
+            Some(Duration::from_secs(reset).saturating_sub(since_epoch(now)))
         }
         Some(seconds) if exhausted => Some(Duration::from_secs(seconds)),
         _ => None,

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue};
 use serde_json::{Map, Value};
 
 use crate::diagnostic::{Diagnostics, join_key};
+use crate::http_syntax::{is_field_value, is_token};
 use crate::operation::{Note, Operation};
 use crate::secrets::SecretSet;
 use crate::template::{abbreviate, json_kind, render_json, render_text};
@@ -348,7 +348,7 @@ fn render_headers(
     for (name, template) in templates {
         let path = join_key(HEADERS_PATH, name);
         let lower = name.to_ascii_lowercase();
-        if HeaderName::from_bytes(name.as_bytes()).is_err() {
+        if !is_token(name) {
             diagnostics.error(
                 &path,
                 format!(
@@ -442,7 +442,7 @@ fn check_header_value(value: &str, path: &str, diagnostics: &mut Diagnostics) ->
             "the value contains a line break (CR or LF), which is not allowed in a header",
         );
         false
-    } else if HeaderValue::from_str(value).is_err() {
+    } else if !is_field_value(value) {
         diagnostics.error(
             path,
             "the value contains control characters, which are not allowed in a header",

@@ -2,6 +2,7 @@
 //! failure message): what happened, what it means, and what to do next.
 
 use crate::diagnostic::Diagnostics;
+use crate::http_syntax::reason_phrase;
 use crate::operation::Operation;
 use crate::response::{BODY_LIMIT, Reply};
 use crate::template::abbreviate;
@@ -110,10 +111,7 @@ pub fn answer(
 }
 
 fn status_line(status: u16) -> String {
-    let reason = http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason());
-    match reason {
+    match reason_phrase(status) {
         Some(reason) => format!("{status} {reason}"),
         None => status.to_string(),
     }

@@ -13,7 +13,7 @@ use crate::response::{BODY_LIMIT, Reply, ResponseView};
 use crate::secrets::SecretSet;
 use crate::summary;
 use crate::transport::{
-    BodyEnd, Transport, TransportError, TransportErrorKind, WireRequest, WireResponse,
+    BodyEnd, Transport, TransportError, TransportErrorKind, WireRequest, WireResponse, millis,
 };
 
 /// A request as it goes on the wire, every secret masked (the WIT `request-preview`).
@@ -240,7 +240,7 @@ pub fn test_request(
         request: run.rendering.request.as_ref().map(|r| preview(r, secrets)),
         response: verdict.reply.as_ref().map(|r| r.view(secrets)),
         diagnostics: masked_diagnostics(diagnostics, secrets),
-        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        elapsed_ms: millis(started.elapsed()),
         revealed_secrets,
     }
 }
@@ -264,9 +264,7 @@ pub fn execute(
     Err(StepFailure {
         kind: failure.kind,
         retryable: failure.retryable,
-        retry_after_ms: verdict
-            .retry_after
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        retry_after_ms: verdict.retry_after.map(millis),
         message: secrets.mask_str(&verdict.summary).into_owned(),
         diagnostics: masked_diagnostics(run.rendering.diagnostics.to_vec(), secrets),
         response: output.map(|mut o| {

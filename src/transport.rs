@@ -93,14 +93,35 @@ pub trait Transport {
     ) -> Result<WireResponse, TransportError>;
 }
 
+/// Whole milliseconds (saturating), kept in u64: u128 and float formatting would each add
+/// kilobytes to the component.
+pub fn millis(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_millis()))
+}
+
 /// "10 s", "1.5 s", "250 ms" for messages.
 pub fn human_duration(d: Duration) -> String {
-    let ms = d.as_millis();
+    let ms = millis(d);
     if ms % 1000 == 0 {
         format!("{} s", ms / 1000)
     } else if ms > 1000 {
-        format!("{:.1} s", d.as_secs_f64())
+        format!("{}.{} s", ms / 1000, ms % 1000 / 100)
     } else {
         format!("{ms} ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_for_people() {
+        assert_eq!(human_duration(Duration::from_secs(10)), "10 s");
+        assert_eq!(human_duration(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(human_duration(Duration::from_millis(250)), "250 ms");
+        assert_eq!(millis(Duration::MAX), u64::MAX);
     }
 }

@@ -2,11 +2,9 @@
 //! percent-encoded, and the scheme, host and port come from the definition alone, so
 //! parameters can never send the request (and its token) to another host.
 
-use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
-
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
+use std::fmt;
 
 use crate::diagnostic::Diagnostics;
 use crate::template::{abbreviate, render_text_with};
@@ -182,9 +180,12 @@ fn parse_authority(authority: &str) -> Result<(String, Option<u16>), String> {
         let (inside, after) = bracketed
             .split_once(']')
             .ok_or("the IPv6 address in the URL is missing its `]`")?;
-        let ip: Ipv6Addr = inside
-            .parse()
-            .map_err(|_| format!("`[{}]` is not a valid IPv6 address", abbreviate(inside, 60)))?;
+        if parse_ipv6(inside).is_none() {
+            return Err(format!(
+                "`[{}]` is not a valid IPv6 address",
+                abbreviate(inside, 60)
+            ));
+        }
         let port = match after {
             "" => None,
             _ => Some(
@@ -193,7 +194,7 @@ fn parse_authority(authority: &str) -> Result<(String, Option<u16>), String> {
                     .ok_or("unexpected text after the IPv6 address")?,
             ),
         };
-        (format!("[{ip}]"), port)
+        (format!("[{}]", inside.to_ascii_lowercase()), port)
     } else {
         let (host, port) = match authority.rsplit_once(':') {
             Some((host, port)) => (host, Some(port)),
@@ -245,7 +246,7 @@ fn check_host_name(host: &str) -> Result<String, String> {
     }
     let last = host.rsplit('.').next().unwrap_or_default();
     let numeric = last.bytes().all(|b| b.is_ascii_digit()) || last.starts_with("0x");
-    if numeric && host.parse::<Ipv4Addr>().is_err() {
+    if numeric && parse_ipv4(&host).is_none() {
         return Err(format!(
             "`{}` looks like an IP address in a non-standard form: write IPv4 addresses as four \
              decimal numbers (e.g. 127.0.0.1)",
@@ -259,13 +260,73 @@ fn is_loopback_host(host: &str) -> bool {
     if host == "localhost" {
         return true;
     }
-    if let Ok(ip) = host.parse::<Ipv4Addr>() {
-        return ip.is_loopback();
+    if let Some([127, ..]) = parse_ipv4(host) {
+        return true;
     }
     host.strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
-        .and_then(|h| h.parse::<Ipv6Addr>().ok())
-        .is_some_and(|ip| ip.is_loopback())
+        .and_then(parse_ipv6)
+        .is_some_and(|groups| groups == [0, 0, 0, 0, 0, 0, 0, 1])
+}
+
+/// Strict dotted decimal: four numbers from 0 to 255 without leading zeros. (std's parser is
+/// as strict, but costs 4 KB of component for two call sites.)
+fn parse_ipv4(text: &str) -> Option<[u8; 4]> {
+    let mut octets = [0u8; 4];
+    let mut parts = text.split('.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        let canonical = !part.is_empty()
+            && part.len() <= 3
+            && part.bytes().all(|b| b.is_ascii_digit())
+            && (part.len() == 1 || !part.starts_with('0'));
+        *octet = if canonical {
+            part.parse().ok()?
+        } else {
+            return None;
+        };
+    }
+    parts.next().is_none().then_some(octets)
+}
+
+/// RFC 4291 text form: eight groups of one to four hex digits, at most one `::` for a run of
+/// zero groups, optionally ending in dotted decimal. Zone identifiers are refused.
+fn parse_ipv6(text: &str) -> Option<[u16; 8]> {
+    fn groups(part: &str, dotted_tail: bool) -> Option<Vec<u16>> {
+        if part.is_empty() {
+            return Some(Vec::new());
+        }
+        let pieces: Vec<&str> = part.split(':').collect();
+        let mut out = Vec::with_capacity(8);
+        for (i, piece) in pieces.iter().enumerate() {
+            if dotted_tail && i + 1 == pieces.len() && piece.contains('.') {
+                let [a, b, c, d] = parse_ipv4(piece)?;
+                out.extend([u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d])]);
+            } else if (1..=4).contains(&piece.len()) && piece.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                out.push(u16::from_str_radix(piece, 16).ok()?);
+            } else {
+                return None;
+            }
+        }
+        Some(out)
+    }
+    let mut address = [0u16; 8];
+    match text.split_once("::") {
+        None => {
+            let all = groups(text, true)?;
+            (all.len() == 8).then(|| address.copy_from_slice(&all))?;
+        }
+        Some((head, tail)) => {
+            let (head, tail) = (groups(head, false)?, groups(tail, true)?);
+            if head.len() + tail.len() > 7 {
+                return None;
+            }
+            address[..head.len()].copy_from_slice(&head);
+            address[8 - tail.len()..].copy_from_slice(&tail);
+        }
+    }
+    Some(address)
 }
 
 /// Makes the definition's own path text a valid request target: a leading `/`, and any byte
@@ -423,6 +484,73 @@ mod tests {
         assert_eq!(d.len(), 2);
         assert!(d[0].message.contains("fragment"));
         assert!(d[1].message.contains("`proxy.example.com`"));
+    }
+
+    #[test]
+    fn ip_literals() {
+        assert_eq!(parse_ipv4("127.0.0.1"), Some([127, 0, 0, 1]));
+        assert_eq!(parse_ipv4("255.255.255.255"), Some([255; 4]));
+        for bad in [
+            "127.1",
+            "256.0.0.1",
+            "01.2.3.4",
+            "1.2.3.4.5",
+            "1..3.4",
+            "+1.2.3.4",
+            "",
+            "0x7f.0.0.1",
+        ] {
+            assert_eq!(parse_ipv4(bad), None, "{bad}");
+        }
+        assert_eq!(parse_ipv6("::1"), Some([0, 0, 0, 0, 0, 0, 0, 1]));
+        assert_eq!(
+            parse_ipv6("0:0:0:0:0:0:0:1"),
+            Some([0, 0, 0, 0, 0, 0, 0, 1])
+        );
+        assert_eq!(
+            parse_ipv6("2001:db8::8a2e:370:7334"),
+            Some([0x2001, 0xdb8, 0, 0, 0, 0x8a2e, 0x370, 0x7334])
+        );
+        assert_eq!(
+            parse_ipv6("::ffff:127.0.0.1"),
+            Some([0, 0, 0, 0, 0, 0xffff, 0x7f00, 1])
+        );
+        assert_eq!(parse_ipv6("::"), Some([0; 8]));
+        for bad in [
+            "1::2::3",
+            ":::1",
+            "12345::1",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7",
+            "g::1",
+            "fe80::1%eth0",
+            "1:2:3:4:5:6:7::8",
+            "::1.2.3",
+            "",
+        ] {
+            assert_eq!(parse_ipv6(bad), None, "{bad}");
+        }
+        // Agrees with std on what it accepts.
+        for text in [
+            "::1",
+            "1:2:3:4:5:6:7:8",
+            "::ffff:1.2.3.4",
+            "1::",
+            "a:b::c:d",
+            "1:2:3:4:5:6:1.2.3.4",
+        ] {
+            let std_groups = text
+                .parse::<std::net::Ipv6Addr>()
+                .map(|a| a.segments())
+                .ok();
+            assert_eq!(parse_ipv6(text), std_groups, "{text}");
+        }
+        assert!(
+            is_loopback_host("[::1]")
+                && is_loopback_host("127.9.9.9")
+                && is_loopback_host("localhost")
+        );
+        assert!(!is_loopback_host("[::2]") && !is_loopback_host("128.0.0.1"));
     }
 
     #[test]

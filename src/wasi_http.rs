@@ -266,7 +266,18 @@ fn error_from_code(code: &ErrorCode, timeouts: &Timeouts, phase: Phase) -> Trans
         }
         ErrorCode::HttpProtocolError => (Protocol, "the answer is not valid HTTP".into()),
         ErrorCode::InternalError(Some(text)) => (Protocol, format!("transport error: {text}")),
-        other => (Protocol, format!("transport error: {other:?}")),
+        ErrorCode::HttpResponseHeaderSectionSize(_) | ErrorCode::HttpResponseHeaderSize(_) => {
+            (Protocol, "the answer's headers are too large".into())
+        }
+        ErrorCode::HttpResponseTransferCoding(_) | ErrorCode::HttpResponseContentCoding(_) => {
+            (Protocol, "the answer uses an unsupported encoding".into())
+        }
+        // Request-side and host-configuration errors: nothing this task can tell apart
+        // usefully, and spelling them out with Debug costs kilobytes of component size.
+        _ => (
+            Protocol,
+            "the host's HTTP layer failed to send the request".into(),
+        ),
     };
     TransportError::new(kind, detail)
 }
