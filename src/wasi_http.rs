@@ -175,10 +175,7 @@ fn read_response(
                 Err(StreamError::LastOperationFailed(error)) => {
                     let failure = match wasip2::http::types::http_error_code(&error) {
                         Some(code) => error_from_code(&code, timeouts, Phase::Body),
-                        None => TransportError::new(
-                            TransportErrorKind::Connection,
-                            format!("reading the body failed: {}", error.to_debug_string()),
-                        ),
+                        None => body_error_from_text(&error.to_debug_string(), timeouts),
                     };
                     wire.body_end = BodyEnd::Failed(failure);
                     break;
@@ -188,6 +185,20 @@ fn read_response(
     }
     drop(incoming);
     Ok(wire)
+}
+
+/// wasmtime reports a between-bytes timeout as a plain stream error whose only trace is its
+/// debug text ("connection read timeout"), without an `http-error-code`.
+fn body_error_from_text(text: &str, timeouts: &Timeouts) -> TransportError {
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("timeout") || lower.contains("timed out") {
+        error_from_code(&ErrorCode::ConnectionReadTimeout, timeouts, Phase::Body)
+    } else {
+        TransportError::new(
+            TransportErrorKind::Connection,
+            format!("reading the body failed: {text}"),
+        )
+    }
 }
 
 /// Where an error happened, to say which timeout fired.

@@ -1,0 +1,280 @@
+"""Every row of http-task.md's outcome table, through both test-request and execute, with the
+built component in wasmtime against the stand-in (or a port nobody listens on)."""
+
+import json
+import socket
+import time
+
+import pytest
+
+from conftest import MASK, free_port
+
+
+def step_output(result: dict) -> dict:
+    return json.loads(result["ok"])
+
+
+def failure(result: dict) -> dict:
+    assert "err" in result, f"expected a step failure, got {result}"
+    return result["err"]
+
+
+def test_accepted(harness):
+    call = harness.prepare()
+    result = harness.call("test_request", call)
+    assert result["outcome"] == "accepted"
+    assert result["response"]["status"] == 202
+    summary = result["summary"]
+    assert summary.startswith("202 Accepted: DigitalOcean accepted the request"), summary
+    assert "not success yet" in summary and "store it now" in summary
+    assert f"`{call.parameters['name']}`" in summary
+    new_id = json.loads(result["response"]["body"])["dedicated_inference"]["id"]
+    assert f"DELETE /v2/dedicated-inferences/{new_id}" in summary
+    assert result["diagnostics"] == []
+    [(name, token)] = result["revealed_secrets"]
+    assert name == "token.value" and token.startswith("dit_")
+    assert json.loads(result["response"]["body"])["token"]["value"] == MASK
+    assert isinstance(result["elapsed_ms"], int) and result["elapsed_ms"] >= 0
+
+
+def test_accepted_execute_returns_the_step_output_with_the_token(harness):
+    call = harness.prepare()
+    output = step_output(harness.call("execute", call))
+    assert output["statusCode"] == 202
+    assert output["headers"]["content-type"].startswith("application/json")
+    assert output["body"]["dedicated_inference"]["name"] == call.parameters["name"]
+    assert output["body"]["dedicated_inference"]["status"] == "provisioning"
+    [record] = harness.standin.records(call.call_id)
+    assert output["body"]["token"]["value"] == record["issued_token"]
+
+
+def test_other_2xx_succeeds(harness):
+    call = harness.prepare(fault="status=200")
+    assert harness.call("test_request", call)["outcome"] == "succeeded"
+    call = harness.prepare(fault="status=200")
+    assert step_output(harness.call("execute", call))["statusCode"] == 200
+
+
+def test_text_2xx_body_is_text(harness):
+    call = harness.prepare(fault="not-json")
+    assert harness.call("test_request", call)["outcome"] == "succeeded"
+    call = harness.prepare(fault="not-json")
+    assert step_output(harness.call("execute", call))["body"] == "accepted, but not JSON"
+
+
+# (fault or setup, status, outcome, retryable)
+REJECTIONS = [
+    ("status=400", 400, "rejected", False),
+    ("status=404", 404, "rejected", False),
+    ("status=408", 408, "rejected", True),
+    ("rate-limit-bare", 429, "rejected", True),
+    ("server-error", 500, "failed", True),
+    ("status=503", 503, "failed", True),
+    ("html-error", 502, "failed", True),
+]
+
+
+@pytest.mark.parametrize("fault,status,outcome,retryable", REJECTIONS)
+def test_status_rows(harness, fault, status, outcome, retryable):
+    result = harness.call("test_request", harness.prepare(fault=fault))
+    assert result["outcome"] == outcome
+    assert result["response"]["status"] == status
+    assert result["summary"].startswith(str(status)), result["summary"]
+    f = failure(harness.call("execute", harness.prepare(fault=fault)))
+    assert (f["kind"], f["retryable"]) == ("http-status", retryable)
+    assert json.loads(f["response"])["statusCode"] == status
+
+
+def test_non_json_error_page_is_text_in_the_step_output(harness):
+    f = failure(harness.call("execute", harness.prepare(fault="html-error")))
+    body = json.loads(f["response"])["body"]
+    assert isinstance(body, str) and "<html" in body.lower()
+    assert "not the API's JSON error (text/html" in f["message"]
+
+
+def test_unauthorized(harness):
+    call = harness.prepare()
+    call.secrets = {"token": "dop_v1_short"}
+    result = harness.call("test_request", call)
+    assert result["outcome"] == "rejected" and result["response"]["status"] == 401
+    assert "Check the API token" in result["summary"]
+    call = harness.prepare()
+    call.secrets = {"token": "not-a-digitalocean-token"}
+    f = failure(harness.call("execute", call))
+    assert (f["kind"], f["retryable"], f["retry_after_ms"]) == ("http-status", False, None)
+
+
+def test_no_token_is_a_warning_and_the_api_says_401(harness):
+    call = harness.prepare()
+    call.secrets = {}
+    result = harness.call("test_request", call)
+    assert result["outcome"] == "rejected" and result["response"]["status"] == 401
+    [warning] = result["diagnostics"]
+    assert warning["severity"] == "warning" and warning["path"] == "httpRequest.headers.Authorization"
+
+
+def test_unsupported_media_type(harness):
+    def text_plain(definition, _):
+        definition["httpRequest"]["headers"]["Content-Type"] = "text/plain"
+
+    result = harness.call("test_request", harness.prepare(edit=text_plain))
+    assert result["outcome"] == "rejected" and result["response"]["status"] == 415
+    assert result["diagnostics"][0]["path"] == "httpRequest.headers.Content-Type"
+
+
+def test_duplicate_name_is_unprocessable(harness):
+    first = harness.prepare()
+    assert harness.call("test_request", first)["outcome"] == "accepted"
+    name = first.parameters["name"]
+
+    def same_name(_, parameters):
+        parameters["name"] = name
+
+    result = harness.call("test_request", harness.prepare(edit=same_name))
+    assert result["outcome"] == "rejected" and result["response"]["status"] == 422
+    assert "(unprocessable_entity)" in result["summary"]
+    f = failure(harness.call("execute", harness.prepare(edit=same_name)))
+    assert (f["kind"], f["retryable"]) == ("http-status", False)
+
+
+@pytest.mark.parametrize(
+    "fault,expected_ms,tolerance_ms",
+    [("rate-limit=7", 7000, 0), ("rate-limit-date=30", 30000, 2000), ("rate-limit-reset=20", 20000, 2000)],
+)
+def test_rate_limits_give_retry_hints(harness, fault, expected_ms, tolerance_ms):
+    result = harness.call("test_request", harness.prepare(fault=fault))
+    assert result["outcome"] == "rejected" and "Too many requests: retry after" in result["summary"]
+    f = failure(harness.call("execute", harness.prepare(fault=fault)))
+    assert (f["kind"], f["retryable"]) == ("http-status", True)
+    assert abs(f["retry_after_ms"] - expected_ms) <= tolerance_ms, f["retry_after_ms"]
+
+
+def test_rate_limit_without_hint(harness):
+    f = failure(harness.call("execute", harness.prepare(fault="rate-limit-bare")))
+    assert (f["retryable"], f["retry_after_ms"]) == (True, None)
+
+
+def test_connection_refused(harness):
+    url = f"http://127.0.0.1:{free_port()}/v2/dedicated-inferences"
+    result = harness.call("test_request", harness.prepare(url=url), posts=None)
+    assert result["outcome"] == "unreachable" and result["response"] is None
+    assert "refused" in result["summary"], result["summary"]
+    f = failure(harness.call("execute", harness.prepare(url=url), posts=None))
+    assert (f["kind"], f["retryable"], f["response"]) == ("connection", True, None)
+
+
+def test_reset_before_answering(harness):
+    result = harness.call("test_request", harness.prepare(fault="reset"))
+    assert result["outcome"] == "unreachable" and result["response"] is None
+    f = failure(harness.call("execute", harness.prepare(fault="reset")))
+    assert (f["kind"], f["retryable"]) in {("connection", True), ("protocol", True)}
+
+
+def test_reset_mid_body(harness):
+    result = harness.call("test_request", harness.prepare(fault="reset-mid-body"))
+    assert result["outcome"] == "unreachable"
+    assert result["response"]["status"] == 202 and result["response"]["body"] == ""
+    assert "probably created" in result["summary"], result["summary"]
+    f = failure(harness.call("execute", harness.prepare(fault="reset-mid-body")))
+    assert f["retryable"] and f["kind"] in {"connection", "protocol"}
+    assert json.loads(f["response"])["body"] is None
+
+
+def test_truncated_body(harness):
+    result = harness.call("test_request", harness.prepare(fault="truncated"))
+    assert result["outcome"] == "unreachable", result["summary"]
+    f = failure(harness.call("execute", harness.prepare(fault="truncated")))
+    assert f["retryable"] and f["kind"] in {"protocol", "connection"}
+
+
+def test_first_byte_timeout(harness):
+    started = time.monotonic()
+    result = harness.call("test_request", harness.prepare(fault="slow-first-byte=4000", read_timeout=1))
+    elapsed = time.monotonic() - started
+    assert result["outcome"] == "unreachable"
+    assert "no answer within 1 s (readTimeoutSeconds)" in result["summary"], result["summary"]
+    assert 900 <= result["elapsed_ms"] and elapsed < 3.5
+    f = failure(harness.call("execute", harness.prepare(fault="slow-first-byte=4000", read_timeout=1)))
+    assert (f["kind"], f["retryable"]) == ("timeout", True)
+
+
+def test_between_bytes_timeout(harness):
+    result = harness.call("test_request", harness.prepare(fault="slow-body=4000", read_timeout=1))
+    assert result["outcome"] == "unreachable"
+    assert "stalled" in result["summary"], result["summary"]
+    assert 900 <= result["elapsed_ms"] < 3500
+    f = failure(harness.call("execute", harness.prepare(fault="slow-body=4000", read_timeout=1)))
+    assert (f["kind"], f["retryable"]) == ("timeout", True)
+
+
+def test_slow_but_within_timeouts_is_fine(harness):
+    result = harness.call("test_request", harness.prepare(fault="slow-first-byte=500", read_timeout=2))
+    assert result["outcome"] == "accepted" and result["elapsed_ms"] >= 450
+
+
+@pytest.fixture
+def unaccepted_listener():
+    """A listener whose accept queue is full: further connects hang in SYN-SENT, which is how
+    a connect timeout looks on loopback."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(server.getsockname())
+        fillers.append(filler)
+    time.sleep(0.1)
+    yield server.getsockname()[1]
+    for s in fillers + [server]:
+        s.close()
+
+
+def test_connect_timeout(harness, unaccepted_listener):
+    url = f"http://127.0.0.1:{unaccepted_listener}/v2/dedicated-inferences"
+    started = time.monotonic()
+    result = harness.call("test_request", harness.prepare(url=url, connect_timeout=1), posts=None)
+    assert result["outcome"] == "unreachable", result["summary"]
+    assert "connectionTimeoutSeconds" in result["summary"], result["summary"]
+    assert time.monotonic() - started < 3.5
+    f = failure(harness.call("execute", harness.prepare(url=url, connect_timeout=1), posts=None))
+    assert (f["kind"], f["retryable"]) == ("timeout", True)
+
+
+def test_body_over_the_bound(harness):
+    result = harness.call("test_request", harness.prepare(fault=f"large={8 * 1024 * 1024}"))
+    assert result["outcome"] == "accepted"
+    view = result["response"]
+    assert view["truncated"] and len(view["body"].encode()) <= 1024 * 1024
+    assert "larger than 4 MiB" in result["summary"]
+    f = failure(harness.call("execute", harness.prepare(fault=f"large={8 * 1024 * 1024}")))
+    assert (f["kind"], f["retryable"]) == ("protocol", False)
+
+
+def test_body_between_display_and_read_bounds(harness):
+    result = harness.call("test_request", harness.prepare(fault=f"large={2 * 1024 * 1024}"))
+    assert result["outcome"] == "accepted" and result["response"]["truncated"]
+    assert "larger than" not in result["summary"]
+    output = step_output(harness.call("execute", harness.prepare(fault=f"large={2 * 1024 * 1024}")))
+    assert output["statusCode"] == 202 and output["body"]["token"]["value"].startswith("dit_")
+
+
+def test_invalid_utf8_body(harness):
+    result = harness.call("test_request", harness.prepare(fault="invalid-utf8"))
+    assert result["outcome"] == "accepted"
+    assert "\ufffd" in result["response"]["body"]
+    output = step_output(harness.call("execute", harness.prepare(fault="invalid-utf8")))
+    assert output["statusCode"] == 202
+
+
+def test_invalid_request_is_never_sent(harness):
+    def bad_scale(_, parameters):
+        parameters["model"]["scale"] = 0
+
+    result = harness.call("test_request", harness.prepare(edit=bad_scale), posts=0)
+    assert result["outcome"] == "invalid" and result["response"] is None
+    assert result["request"] is not None
+    assert result["diagnostics"][0]["path"] == "httpRequest.body.spec.model_deployments[0].accelerators[0].scale"
+    f = failure(harness.call("execute", harness.prepare(edit=bad_scale), posts=0))
+    assert (f["kind"], f["retryable"], f["response"]) == ("invalid-request", False, None)

@@ -1,0 +1,128 @@
+"""Each placeholder rule of http-task.md, checked on what the stand-in actually received."""
+
+import json
+
+from conftest import MASK
+
+
+def sent_body(harness, call) -> dict:
+    [record] = harness.standin.records(call.call_id)
+    return json.loads(record["body"])
+
+
+def test_whole_placeholders_keep_their_json_type(harness):
+    def typed(definition, parameters):
+        deployment = definition["httpRequest"]["body"]["spec"]["model_deployments"][0]
+        deployment["workload_config"] = "${$.workload}"
+        definition["httpRequest"]["body"]["spec"]["version"] = "${$.version}"
+        parameters.update(workload={"max_tokens": 512, "tags": ["a", "b"]}, version=2)
+        parameters["model"]["scale"] = 3
+
+    call = harness.prepare(edit=typed)
+    assert harness.call("test_request", call)["outcome"] == "accepted"
+    spec = sent_body(harness, call)["spec"]
+    assert spec["version"] == 2
+    assert spec["enable_public_endpoint"] is True
+    deployment = spec["model_deployments"][0]
+    assert deployment["accelerators"][0]["scale"] == 3
+    assert deployment["workload_config"] == {"max_tokens": 512, "tags": ["a", "b"]}
+
+
+def test_placeholders_inside_text_become_text(harness):
+    def embedded(definition, parameters):
+        definition["httpRequest"]["body"]["spec"]["name"] = "${$.team}-${$.index}-${$.on}"
+        parameters.update(team=parameters["name"], index=7, on=False)
+
+    call = harness.prepare(edit=embedded)
+    assert harness.call("test_request", call)["outcome"] == "accepted"
+    assert sent_body(harness, call)["spec"]["name"] == f"{call.parameters['name']}-7-false"
+
+
+def test_escape_and_single_pass(harness):
+    def literal(definition, parameters):
+        deployment = definition["httpRequest"]["body"]["spec"]["model_deployments"][0]
+        deployment["model_slug"] = "$${$.not_evaluated} ${$.tricky}"
+        parameters["tricky"] = "${$.name}"
+
+    call = harness.prepare(edit=literal)
+    assert harness.call("test_request", call)["outcome"] == "accepted"
+    slug = sent_body(harness, call)["spec"]["model_deployments"][0]["model_slug"]
+    assert slug == "${$.not_evaluated} ${$.name}"
+
+
+def test_missing_and_ambiguous_selections_are_errors(harness):
+    def broken(definition, parameters):
+        body = definition["httpRequest"]["body"]
+        body["spec"]["region"] = "${$.nowhere}"
+        body["spec"]["vpc"]["uuid"] = "${$.model.*}"
+
+    call = harness.prepare(edit=broken)
+    result = harness.call("test_request", call, posts=0)
+    assert result["outcome"] == "invalid" and result["request"] is None
+    by_path = {d["path"]: d["message"] for d in result["diagnostics"]}
+    assert "`${$.nowhere}`" in by_path["httpRequest.body.spec.region"]
+    assert "parameters.nowhere" in by_path["httpRequest.body.spec.region"]
+    assert "selects 3 values" in by_path["httpRequest.body.spec.vpc.uuid"]
+    render = harness.call("render", harness.prepare(edit=broken), posts=0)
+    assert {d["path"] for d in render["err"]} == set(by_path)
+
+
+def test_url_placeholders_fill_only_path_and_query_percent_encoded(harness):
+    def query(definition, parameters):
+        definition["httpRequest"]["url"] += "?tag=${$.tag}&team=${$.team}"
+        parameters.update(tag="a b&c=d/e#f", team="ops")
+
+    call = harness.prepare(edit=query)
+    result = harness.call("test_request", call)
+    assert result["outcome"] == "accepted"
+    assert result["request"]["url"].endswith("/v2/dedicated-inferences?tag=a%20b%26c%3Dd%2Fe%23f&team=ops")
+    [record] = harness.standin.records(call.call_id)
+    assert record["path"] == "/v2/dedicated-inferences?tag=a%20b%26c%3Dd%2Fe%23f&team=ops"
+
+
+def test_parameters_cannot_redirect_the_request(harness):
+    for url in ["http://${$.host}/v2/dedicated-inferences", "https://api.digitalocean.com${$.host}/v2"]:
+        def redirect(definition, parameters, url=url):
+            definition["httpRequest"]["url"] = url
+            parameters["host"] = "evil.example"
+
+        result = harness.call("test_request", harness.prepare(edit=redirect), posts=0)
+        assert result["outcome"] == "invalid"
+        assert result["diagnostics"][0]["path"] == "httpRequest.url"
+        assert "only the URL's path and query" in result["diagnostics"][0]["message"]
+
+
+def test_header_placeholders_and_line_breaks(harness):
+    def header(definition, parameters):
+        definition["httpRequest"]["headers"]["X-Team"] = "team-${$.team}"
+        parameters["team"] = "ops"
+
+    call = harness.prepare(edit=header)
+    assert harness.call("test_request", call)["outcome"] == "accepted"
+    [record] = harness.standin.records(call.call_id)
+    assert record["headers"]["x-team"] == "team-ops"
+
+    def injection(definition, parameters):
+        definition["httpRequest"]["headers"]["X-Team"] = "${$.team}"
+        parameters["team"] = "ops\r\nX-Injected: yes"
+
+    result = harness.call("test_request", harness.prepare(edit=injection), posts=0)
+    assert result["outcome"] == "invalid"
+    assert result["diagnostics"][0]["path"] == "httpRequest.headers.X-Team"
+    assert "line break" in result["diagnostics"][0]["message"]
+
+
+def test_defaults_content_type_and_authorization(harness):
+    def no_headers(definition, _):
+        definition["httpRequest"]["headers"] = {"X-Call-Id": definition["httpRequest"]["headers"]["X-Call-Id"]}
+
+    call = harness.prepare(edit=no_headers)
+    result = harness.call("test_request", call)
+    assert result["outcome"] == "accepted"
+    [record] = harness.standin.records(call.call_id)
+    assert record["headers"]["content-type"] == "application/json"
+    assert record["headers"]["authorization"] == f"Bearer {call.secrets['token']}"
+    assert record["content_length"] == len(record["body"].encode())
+    shown = {h["name"].lower(): h["value"] for h in result["request"]["headers"]}
+    assert shown["authorization"] == f"Bearer {MASK}"
+    assert shown["content-length"] == str(record["content_length"])
