@@ -186,6 +186,9 @@ class TaskHost:
         self._linker.add_wasi_http()
         self._exports = _resolve_exports(self._engine, self._component)
         self._fresh_instance = fresh_instance
+        #: Cap on each new instance's linear memory, in bytes (None: no cap). A guest that
+        #: needs more fails to grow its memory and traps: proof that a call stays bounded.
+        self.memory_limit_bytes: int | None = None
         self._shared: tuple[Store, Instance] | None = None
         self._shared_lock = threading.Lock()
         # Per thread, so that concurrent callers each read the time of their own last call.
@@ -239,6 +242,8 @@ class TaskHost:
         try:
             store.set_wasi(wasi)
             store.set_wasi_http()
+            if self.memory_limit_bytes is not None:
+                store.set_limits(memory_size=self.memory_limit_bytes)
             instance = self._linker.instantiate(store, self._component)
         except WasmtimeError as error:
             raise ComponentTrap(str(error)) from error

@@ -66,6 +66,13 @@ const TRANSPORT_HEADERS: &[&str] = &[
     "upgrade",
 ];
 
+/// Input bounds: a real definition is a few KB with a dozen placeholders; these keep a
+/// hostile or runaway input to bounded time and memory, with a clear diagnostic.
+pub const MAX_DEFINITION_BYTES: usize = 1024 * 1024;
+pub const MAX_PARAMETERS_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_PLACEHOLDERS: usize = 1000;
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 /// Timeouts above an hour are refused: a step that waits longer is stuck, not slow.
 const MAX_TIMEOUT_SECONDS: u64 = 3600;
 const DEFINITION: &str = "definition";
@@ -86,8 +93,10 @@ pub fn render_request(operation: &Operation, input: &TaskInput) -> Rendering {
         &input.definition,
         DEFINITION,
         "{...} task definition",
+        MAX_DEFINITION_BYTES,
         &mut diagnostics,
-    );
+    )
+    .filter(|_| check_placeholder_count(&input.definition, &mut diagnostics));
     let parameters = if input.parameters.trim().is_empty() {
         Some(Value::Object(Map::new()))
     } else {
@@ -95,6 +104,7 @@ pub fn render_request(operation: &Operation, input: &TaskInput) -> Rendering {
             &input.parameters,
             PARAMETERS,
             "{...} object of parameters",
+            MAX_PARAMETERS_BYTES,
             &mut diagnostics,
         )
     };
@@ -125,14 +135,38 @@ fn parse_json(
     text: &str,
     path: &str,
     expected: &str,
+    max_bytes: usize,
     diagnostics: &mut Diagnostics,
 ) -> Option<Value> {
+    if text.len() > max_bytes {
+        diagnostics.error(
+            path,
+            format!(
+                "is {} bytes; at most {} are accepted",
+                text.len(),
+                max_bytes
+            ),
+        );
+        return None;
+    }
     match serde_json::from_str::<Value>(text) {
         Ok(value @ Value::Object(_)) => Some(value),
         Ok(other) => {
             diagnostics.error(
                 path,
                 format!("expected a JSON {expected}, found {}", json_kind(&other)),
+            );
+            None
+        }
+        // serde_json stops at 128 levels; say so plainly rather than "recursion limit".
+        Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
+            diagnostics.error(
+                path,
+                format!(
+                    "nests deeper than 128 levels (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
             );
             None
         }
@@ -218,6 +252,16 @@ fn build_request(
     let (url, body) = (url?, body?);
     // Serializing a `Value` cannot fail (its keys are strings).
     let body = serde_json::to_string(&body).unwrap_or_default();
+    if body.len() > MAX_BODY_BYTES {
+        diagnostics.error(
+            BODY_PATH,
+            format!(
+                "renders to {} bytes; at most {MAX_BODY_BYTES} are sent",
+                body.len()
+            ),
+        );
+        return None;
+    }
     let mut headers = headers;
     headers.push(("Content-Length".to_string(), body.len().to_string()));
     Some(WireRequest {
@@ -227,6 +271,21 @@ fn build_request(
         body,
         timeouts,
     })
+}
+
+/// Counts `${` that are not the `$${` escape; more than `MAX_PLACEHOLDERS` is an error.
+fn check_placeholder_count(definition: &str, diagnostics: &mut Diagnostics) -> bool {
+    let count = definition
+        .match_indices("${")
+        .filter(|(at, _)| *at == 0 || definition.as_bytes()[at - 1] != b'$')
+        .count();
+    if count > MAX_PLACEHOLDERS {
+        diagnostics.error(
+            DEFINITION,
+            format!("has {count} placeholders; at most {MAX_PLACEHOLDERS} are accepted"),
+        );
+    }
+    count <= MAX_PLACEHOLDERS
 }
 
 /// Unknown fields warn (a typo such as `readTimeoutSecond` must be visible), with the likely
@@ -774,6 +833,71 @@ mod tests {
         d["httpRequest"]["body"]["secrets"] = json!({"hugging_face_token": "hf_go_spelling"});
         let (_, _, secrets) = render(&d, &p);
         assert_eq!(secrets.mask_str("hf_go_spelling"), "••••••••");
+    }
+
+    #[test]
+    fn oversized_and_overnested_inputs_are_refused_plainly() {
+        let (d, p) = fixture();
+        let big = TaskInput {
+            parameters: format!("{{\"x\": \"{}\"}}", "a".repeat(MAX_PARAMETERS_BYTES)),
+            ..input(&d, &p)
+        };
+        let diagnostics = render_request(&OP, &big).diagnostics.to_vec();
+        assert_eq!(diagnostics[0].path, "parameters");
+        assert!(
+            diagnostics[0].message.contains("at most 4194304"),
+            "{}",
+            diagnostics[0].message
+        );
+
+        let deep = TaskInput {
+            definition: "[".repeat(1000) + &"]".repeat(1000),
+            ..input(&d, &p)
+        };
+        let diagnostics = render_request(&OP, &deep).diagnostics.to_vec();
+        assert!(
+            diagnostics[0]
+                .message
+                .starts_with("nests deeper than 128 levels"),
+            "{}",
+            diagnostics[0].message
+        );
+
+        let mut many = d.clone();
+        many["httpRequest"]["body"]["spec"]["model_deployments"] =
+            json!(vec!["${$.name}"; MAX_PLACEHOLDERS + 1]);
+        let diagnostics = render_request(&OP, &input(&many, &p)).diagnostics.to_vec();
+        assert_eq!(diagnostics[0].path, "definition");
+        assert!(
+            diagnostics[0]
+                .message
+                .contains("placeholders; at most 1000")
+        );
+
+        let (mut wide, mut padded) = (d.clone(), p.clone());
+        wide["httpRequest"]["body"]["spec"]["padding"] = json!("${$.pad}");
+        padded["pad"] = json!("x".repeat(MAX_BODY_BYTES));
+        let r = render_request(&OP, &input(&wide, &padded));
+        assert!(r.request.is_none());
+        assert!(
+            r.diagnostics
+                .to_vec()
+                .iter()
+                .any(|d| d.path == "httpRequest.body" && d.message.contains("renders to"))
+        );
+    }
+
+    #[test]
+    fn escapes_do_not_count_as_placeholders() {
+        let mut d = Diagnostics::new();
+        assert!(check_placeholder_count(
+            &"$${x}".repeat(MAX_PLACEHOLDERS + 1),
+            &mut d
+        ));
+        assert!(!check_placeholder_count(
+            &"${x}".repeat(MAX_PLACEHOLDERS + 1),
+            &mut d
+        ));
     }
 
     #[test]

@@ -148,7 +148,7 @@ fn accepted(operation: &Operation, head: &str, reply: &Reply<'_>) -> String {
     }
     let delete = match resource.as_ref().and_then(|r| r.id) {
         Some(id) => operation.resource_path.replace("{id}", id),
-        None => operation.resource_path.to_string(),
+        None => operation.resource_path.replace("{id}", "<its id>"),
     };
     summary.push_str(&format!(
         " This creates a real, billed {}: delete it with DELETE {delete} when it is no longer needed.",
@@ -188,9 +188,10 @@ fn broken_body(operation: &Operation, head: &str, status: u16, error: &Transport
 /// The API's own words when it sent its error shape, else what the body was.
 fn details(reply: &Reply<'_>) -> String {
     if let Some(error) = reply.api_error() {
+        let message = abbreviate(error.message.trim_end_matches('.'), 300);
         return match error.id {
-            Some(id) => format!("{} ({id})", abbreviate(error.message, 300)),
-            None => abbreviate(error.message, 300).into_owned(),
+            Some(id) => format!("{message} ({id})"),
+            None => message.into_owned(),
         };
     }
     let content_type = reply

@@ -196,7 +196,7 @@ fn body_error_from_text(text: &str, timeouts: &Timeouts) -> TransportError {
     } else {
         TransportError::new(
             TransportErrorKind::Connection,
-            format!("reading the body failed: {text}"),
+            format!("the connection failed mid-body ({text})"),
         )
     }
 }

@@ -166,6 +166,29 @@ class Harness:
         assert not problems, f"{function} leaked secrets at {problems}"
 
 
+def pytest_collection_modifyitems(items):
+    """The secret scan reads what every other test collected: it runs last."""
+    items.sort(key=lambda item: item.name == "test_no_secret_in_any_output")
+
+
+#: Figures of this run, by name: printed after the results, and written to
+#: target/reliability/<name>.md so that the README's numbers come from a command.
+REPORTS: dict[str, str] = {}
+
+
+def report(name: str, text: str) -> None:
+    REPORTS[name] = text
+    out = REPO / "target" / "reliability" / f"{name}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+
+
+def pytest_terminal_summary(terminalreporter):
+    for name, text in REPORTS.items():
+        terminalreporter.write_sep("=", f"{name} (target/reliability/{name}.md)")
+        terminalreporter.write_line(text)
+
+
 @pytest.fixture(scope="session")
 def standin():
     server = StandIn()

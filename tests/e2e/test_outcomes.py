@@ -2,12 +2,10 @@
 built component in wasmtime against the stand-in (or a port nobody listens on)."""
 
 import json
-import socket
-import time
 
 import pytest
 
-from conftest import MASK, free_port
+from conftest import MASK
 
 
 def step_output(result: dict) -> dict:
@@ -63,14 +61,11 @@ def test_text_2xx_body_is_text(harness):
 
 
 # (fault or setup, status, outcome, retryable)
+# 429 and 5xx are in the fault matrix (test_fault_matrix.py).
 REJECTIONS = [
     ("status=400", 400, "rejected", False),
     ("status=404", 404, "rejected", False),
     ("status=408", 408, "rejected", True),
-    ("rate-limit-bare", 429, "rejected", True),
-    ("server-error", 500, "failed", True),
-    ("status=503", 503, "failed", True),
-    ("html-error", 502, "failed", True),
 ]
 
 
@@ -137,74 +132,12 @@ def test_duplicate_name_is_unprocessable(harness):
     assert (f["kind"], f["retryable"]) == ("http-status", False)
 
 
-@pytest.mark.parametrize(
-    "fault,expected_ms,tolerance_ms",
-    [("rate-limit=7", 7000, 0), ("rate-limit-date=30", 30000, 2000), ("rate-limit-reset=20", 20000, 2000)],
-)
-def test_rate_limits_give_retry_hints(harness, fault, expected_ms, tolerance_ms):
-    result = harness.call("test_request", harness.prepare(fault=fault))
-    assert result["outcome"] == "rejected" and "Too many requests: retry after" in result["summary"]
-    f = failure(harness.call("execute", harness.prepare(fault=fault)))
-    assert (f["kind"], f["retryable"]) == ("http-status", True)
-    assert abs(f["retry_after_ms"] - expected_ms) <= tolerance_ms, f["retry_after_ms"]
-
-
-def test_rate_limit_without_hint(harness):
-    f = failure(harness.call("execute", harness.prepare(fault="rate-limit-bare")))
-    assert (f["retryable"], f["retry_after_ms"]) == (True, None)
-
-
-def test_connection_refused(harness):
-    url = f"http://127.0.0.1:{free_port()}/v2/dedicated-inferences"
-    result = harness.call("test_request", harness.prepare(url=url), posts=None)
-    assert result["outcome"] == "unreachable" and result["response"] is None
-    assert "refused" in result["summary"], result["summary"]
-    f = failure(harness.call("execute", harness.prepare(url=url), posts=None))
-    assert (f["kind"], f["retryable"], f["response"]) == ("connection", True, None)
-
-
-def test_reset_before_answering(harness):
-    result = harness.call("test_request", harness.prepare(fault="reset"))
-    assert result["outcome"] == "unreachable" and result["response"] is None
-    f = failure(harness.call("execute", harness.prepare(fault="reset")))
-    assert (f["kind"], f["retryable"]) in {("connection", True), ("protocol", True)}
-
-
-def test_reset_mid_body(harness):
+def test_a_body_that_breaks_off_is_not_shown_and_the_create_is_flagged(harness):
     result = harness.call("test_request", harness.prepare(fault="reset-mid-body"))
-    assert result["outcome"] == "unreachable"
     assert result["response"]["status"] == 202 and result["response"]["body"] == ""
     assert "probably created" in result["summary"], result["summary"]
     f = failure(harness.call("execute", harness.prepare(fault="reset-mid-body")))
-    assert f["retryable"] and f["kind"] in {"connection", "protocol"}
     assert json.loads(f["response"])["body"] is None
-
-
-def test_truncated_body(harness):
-    result = harness.call("test_request", harness.prepare(fault="truncated"))
-    assert result["outcome"] == "unreachable", result["summary"]
-    f = failure(harness.call("execute", harness.prepare(fault="truncated")))
-    assert f["retryable"] and f["kind"] in {"protocol", "connection"}
-
-
-def test_first_byte_timeout(harness):
-    started = time.monotonic()
-    result = harness.call("test_request", harness.prepare(fault="slow-first-byte=4000", read_timeout=1))
-    elapsed = time.monotonic() - started
-    assert result["outcome"] == "unreachable"
-    assert "no answer within 1 s (readTimeoutSeconds)" in result["summary"], result["summary"]
-    assert 900 <= result["elapsed_ms"] and elapsed < 3.5
-    f = failure(harness.call("execute", harness.prepare(fault="slow-first-byte=4000", read_timeout=1)))
-    assert (f["kind"], f["retryable"]) == ("timeout", True)
-
-
-def test_between_bytes_timeout(harness):
-    result = harness.call("test_request", harness.prepare(fault="slow-body=4000", read_timeout=1))
-    assert result["outcome"] == "unreachable"
-    assert "stalled" in result["summary"], result["summary"]
-    assert 900 <= result["elapsed_ms"] < 3500
-    f = failure(harness.call("execute", harness.prepare(fault="slow-body=4000", read_timeout=1)))
-    assert (f["kind"], f["retryable"]) == ("timeout", True)
 
 
 def test_slow_but_within_timeouts_is_fine(harness):
@@ -212,44 +145,11 @@ def test_slow_but_within_timeouts_is_fine(harness):
     assert result["outcome"] == "accepted" and result["elapsed_ms"] >= 450
 
 
-@pytest.fixture
-def unaccepted_listener():
-    """A listener whose accept queue is full: further connects hang in SYN-SENT, which is how
-    a connect timeout looks on loopback."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    fillers = []
-    for _ in range(4):
-        filler = socket.socket()
-        filler.setblocking(False)
-        filler.connect_ex(server.getsockname())
-        fillers.append(filler)
-    time.sleep(0.1)
-    yield server.getsockname()[1]
-    for s in fillers + [server]:
-        s.close()
-
-
-def test_connect_timeout(harness, unaccepted_listener):
-    url = f"http://127.0.0.1:{unaccepted_listener}/v2/dedicated-inferences"
-    started = time.monotonic()
-    result = harness.call("test_request", harness.prepare(url=url, connect_timeout=1), posts=None)
-    assert result["outcome"] == "unreachable", result["summary"]
-    assert "connectionTimeoutSeconds" in result["summary"], result["summary"]
-    assert time.monotonic() - started < 3.5
-    f = failure(harness.call("execute", harness.prepare(url=url, connect_timeout=1), posts=None))
-    assert (f["kind"], f["retryable"]) == ("timeout", True)
-
-
-def test_body_over_the_bound(harness):
+def test_body_over_the_bound_shows_its_first_mebibyte(harness):
     result = harness.call("test_request", harness.prepare(fault=f"large={8 * 1024 * 1024}"))
-    assert result["outcome"] == "accepted"
     view = result["response"]
     assert view["truncated"] and len(view["body"].encode()) <= 1024 * 1024
     assert "larger than 4 MiB" in result["summary"]
-    f = failure(harness.call("execute", harness.prepare(fault=f"large={8 * 1024 * 1024}")))
-    assert (f["kind"], f["retryable"]) == ("protocol", False)
 
 
 def test_body_between_display_and_read_bounds(harness):
@@ -260,12 +160,9 @@ def test_body_between_display_and_read_bounds(harness):
     assert output["statusCode"] == 202 and output["body"]["token"]["value"].startswith("dit_")
 
 
-def test_invalid_utf8_body(harness):
+def test_invalid_utf8_is_replaced_in_the_view(harness):
     result = harness.call("test_request", harness.prepare(fault="invalid-utf8"))
-    assert result["outcome"] == "accepted"
     assert "\ufffd" in result["response"]["body"]
-    output = step_output(harness.call("execute", harness.prepare(fault="invalid-utf8")))
-    assert output["statusCode"] == 202
 
 
 def test_invalid_request_is_never_sent(harness):

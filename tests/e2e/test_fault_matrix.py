@@ -1,0 +1,171 @@
+"""The fault matrix: every fault the stand-in (or the network) can produce × both test-request
+and execute, each cell asserting the outcome, the failure kind, retryable, retry-after-ms, a
+masked and readable summary, and the elapsed time against the configured timeouts. The table
+is printed at the end of the run and written to target/reliability/fault-matrix.md."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from conftest import free_port, report
+
+CONNECT_TIMEOUT_S = 1
+READ_TIMEOUT_S = 1
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    #: X-Standin-Fault value, or None for a plain request.
+    header: str | None
+    #: test-request's outcome.
+    outcome: str
+    #: execute: "ok", or the failure kind.
+    kind: str
+    retryable: bool | None
+    #: Expected retry-after-ms, with its tolerance.
+    retry_after_ms: int | None = None
+    tolerance_ms: int = 0
+    #: Where the request goes: "standin", "refused" or "unaccepted" (connect timeout).
+    target: str = "standin"
+    #: The step's wall time is at least this (a timeout that must fire).
+    min_elapsed_s: float = 0.0
+    #: Whether the stand-in records the POST.
+    reaches_server: bool = True
+    #: Whether a status line arrives (test-request then has a `response`).
+    status_arrives: bool = True
+
+
+FAULTS = [
+    Fault("202 Accepted", None, "accepted", "ok", None),
+    Fault("429 with Retry-After (seconds)", "rate-limit=7", "rejected", "http-status", True, 7000),
+    Fault("429 with Retry-After (HTTP date)", "rate-limit-date=30", "rejected", "http-status", True, 30000, 2000),
+    Fault("429, ratelimit-remaining 0", "rate-limit-reset=20", "rejected", "http-status", True, 20000, 2000),
+    Fault("429 without any hint", "rate-limit-bare", "rejected", "http-status", True),
+    Fault("500 Internal Server Error", "server-error", "failed", "http-status", True),
+    Fault("502 HTML error page", "html-error", "failed", "http-status", True),
+    Fault("503 Service Unavailable", "status=503", "failed", "http-status", True),
+    Fault("200 with a non-JSON body", "not-json", "succeeded", "ok", None),
+    Fault("slow first byte (3 s > 1 s)", "slow-first-byte=3000", "unreachable", "timeout", True,
+          min_elapsed_s=READ_TIMEOUT_S, status_arrives=False),
+    Fault("slow body (3 s > 1 s)", "slow-body=3000", "unreachable", "timeout", True, min_elapsed_s=READ_TIMEOUT_S),
+    Fault("connection refused", None, "unreachable", "connection", True,
+          target="refused", reaches_server=False, status_arrives=False),
+    Fault("connect timeout (full accept queue)", None, "unreachable", "timeout", True,
+          target="unaccepted", min_elapsed_s=CONNECT_TIMEOUT_S, reaches_server=False, status_arrives=False),
+    # wasmtime reports an RST before any byte of the answer as HTTP-protocol-error.
+    Fault("reset before answering", "reset", "unreachable", "protocol", True, status_arrives=False),
+    # ...and a body that breaks off as a stream error: the connection.
+    Fault("reset mid-body", "reset-mid-body", "unreachable", "connection", True),
+    Fault("truncated body (Content-Length too large)", "truncated", "unreachable", "connection", True),
+    Fault("8 MiB body", f"large={8 * MIB}", "accepted", "protocol", False),
+    Fault("invalid UTF-8 body", "invalid-utf8", "accepted", "ok", None),
+]
+
+#: Rows of the printed table, filled as the cells run.
+MATRIX_ROWS: list[dict] = []
+
+
+@pytest.fixture(scope="module")
+def unaccepted_port():
+    """A listener whose accept queue is full: connects hang in SYN-SENT until they time out."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(server.getsockname())
+        fillers.append(filler)
+    time.sleep(0.1)
+    yield server.getsockname()[1]
+    for s in fillers + [server]:
+        s.close()
+
+
+def url_for(fault: Fault, harness, unaccepted_port) -> str:
+    port = {"refused": free_port, "unaccepted": lambda: unaccepted_port}.get(fault.target)
+    if port is None:
+        return f"{harness.standin.url}/v2/dedicated-inferences"
+    return f"http://127.0.0.1:{port()}/v2/dedicated-inferences"
+
+
+def readable(summary: str) -> bool:
+    """A sentence for a person: no debug dumps, no JSON, a sane length, a full stop."""
+    return 20 < len(summary) < 800 and summary.rstrip().endswith(".") and "::" not in summary and "{" not in summary
+
+
+@pytest.mark.parametrize("function", ["test_request", "execute"])
+@pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
+def test_fault_matrix(harness, unaccepted_port, fault, function):
+    call = harness.prepare(
+        fault=fault.header,
+        url=url_for(fault, harness, unaccepted_port),
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
+    )
+    started = time.monotonic()
+    result = harness.call(function, call, posts=1 if fault.reaches_server else None)
+    elapsed_s = time.monotonic() - started
+    # Every timeout fires on time: never early, and never later than its setting plus slack.
+    assert fault.min_elapsed_s <= elapsed_s < CONNECT_TIMEOUT_S + READ_TIMEOUT_S + 1.5, elapsed_s
+
+    if function == "test_request":
+        assert result["outcome"] == fault.outcome, result["summary"]
+        summary, kind, retryable, retry_after = result["summary"], "—", "—", "—"
+        assert (result["response"] is not None) == fault.status_arrives
+    else:
+        if fault.kind == "ok":
+            assert "ok" in result, result
+            summary, kind, retryable, retry_after = "(step output)", "Ok", "—", "—"
+            assert json.loads(result["ok"])["statusCode"] in (200, 202)
+        else:
+            failure = result["err"]
+            assert (failure["kind"], failure["retryable"]) == (fault.kind, fault.retryable), failure["message"]
+            if fault.retry_after_ms is None:
+                assert failure["retry_after_ms"] is None
+            else:
+                assert abs(failure["retry_after_ms"] - fault.retry_after_ms) <= fault.tolerance_ms
+            summary, kind, retryable = failure["message"], failure["kind"], failure["retryable"]
+            retry_after = failure["retry_after_ms"]
+    if summary != "(step output)":
+        assert readable(summary), summary
+    MATRIX_ROWS.append(
+        {
+            "fault": fault.name,
+            "call": function.replace("_", "-"),
+            "outcome / kind": result["outcome"] if function == "test_request" else kind,
+            "retryable": retryable,
+            "retry-after-ms": retry_after,
+            "elapsed": f"{elapsed_s * 1000:.0f} ms",
+            "summary": summary[:90] + ("…" if len(summary) > 90 else ""),
+        }
+    )
+
+
+def matrix_table() -> str:
+    """The matrix as a Markdown table, in the order of FAULTS."""
+    order = {f.name: i for i, f in enumerate(FAULTS)}
+    rows = sorted(MATRIX_ROWS, key=lambda r: (order[r["fault"]], r["call"] != "test-request"))
+    columns = list(rows[0]) if rows else []
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(str(row[c]).replace("|", "\\|") for c in columns) + " |")
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_the_matrix():
+    yield
+    if MATRIX_ROWS:
+        report(
+            "fault-matrix",
+            f"connectionTimeoutSeconds {CONNECT_TIMEOUT_S}, readTimeoutSeconds {READ_TIMEOUT_S}\n\n{matrix_table()}",
+        )
