@@ -153,6 +153,16 @@ class Harness:
         self.check_secrets(function, result, call.secret_values() + issued)
         return result
 
+    def assert_invalid(self, edit: Callable[[dict, dict], None], path: str, needle: str) -> dict:
+        """Test-requests the edited fixture: nothing may be sent, and the first diagnostic is
+        an error at `path` whose message contains `needle`."""
+        result = self.call("test_request", self.prepare(edit=edit), posts=0)
+        assert result["outcome"] == "invalid"
+        first = result["diagnostics"][0]
+        assert (first["severity"], first["path"]) == ("error", path), result["diagnostics"]
+        assert needle in first["message"], first["message"]
+        return result
+
     def check_secrets(self, function: str, result: Any, secrets: list[str]) -> None:
         """No secret anywhere, except the returned token in revealed_secrets and in
         execute's Ok output (the workflow's own data: it must be able to store it)."""

@@ -86,10 +86,7 @@ def test_parameters_cannot_redirect_the_request(harness):
             definition["httpRequest"]["url"] = url
             parameters["host"] = "evil.example"
 
-        result = harness.call("test_request", harness.prepare(edit=redirect), posts=0)
-        assert result["outcome"] == "invalid"
-        assert result["diagnostics"][0]["path"] == "httpRequest.url"
-        assert "only the URL's path and query" in result["diagnostics"][0]["message"]
+        harness.assert_invalid(redirect, "httpRequest.url", "only the URL's path and query")
 
 
 def test_header_placeholders_and_line_breaks(harness):
@@ -106,10 +103,7 @@ def test_header_placeholders_and_line_breaks(harness):
         definition["httpRequest"]["headers"]["X-Team"] = "${$.team}"
         parameters["team"] = "ops\r\nX-Injected: yes"
 
-    result = harness.call("test_request", harness.prepare(edit=injection), posts=0)
-    assert result["outcome"] == "invalid"
-    assert result["diagnostics"][0]["path"] == "httpRequest.headers.X-Team"
-    assert "line break" in result["diagnostics"][0]["message"]
+    harness.assert_invalid(injection, "httpRequest.headers.X-Team", "line break")
 
 
 def test_defaults_content_type_and_authorization(harness):

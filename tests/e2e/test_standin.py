@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import copy
 import http.client
-import importlib.util
 import json
 import re
 import select
@@ -23,6 +23,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
+import standin  # scripts/ is on sys.path: see conftest.py
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "standin.py"
 PATH = "/v2/dedicated-inferences"
@@ -44,22 +46,7 @@ def unique_name() -> str:
 
 def create_body(**spec_changes: Any) -> dict[str, Any]:
     """operation.md's example body, with a fresh name and secrets in both spellings."""
-    spec = {
-        "version": 1,
-        "name": unique_name(),
-        "region": "tor1",
-        "vpc": {"uuid": "5a4981aa-9653-4bd1-bef5-d6bff52042e4"},
-        "enable_public_endpoint": True,
-        "model_deployments": [
-            {
-                "model_slug": "meta-llama/Llama-3.1-8B-Instruct",
-                "model_provider": "hugging_face",
-                "accelerators": [
-                    {"type": "prefill_decode", "scale": 1, "accelerator_slug": "gpu-h100x1-80gb"}
-                ],
-            }
-        ],
-    }
+    spec = {**copy.deepcopy(standin.EXAMPLE_SPEC), "name": unique_name()}
     return {
         "spec": {**spec, **spec_changes},
         "access_tokens": {"hugging_face_token": HF_TOKEN},
@@ -181,17 +168,7 @@ def test_cli_prints_ready_and_exits_cleanly_on_signal(stop_signal: signal.Signal
         process.wait()
 
 
-def load_standin_module() -> Any:
-    spec = importlib.util.spec_from_file_location("standin", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("standin", module)  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_class_in_process_records_and_does_not_leak_threads() -> None:
-    standin = load_standin_module()
     with standin.StandIn(host="127.0.0.1", port=0) as server:
         client = Api(server.url)
         assert client.create(X_Call_Id="in-process").status == 202
