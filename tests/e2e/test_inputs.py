@@ -98,6 +98,11 @@ def test_describe(host):
     assert "ok" in host.render(task_input)
 
 
+def test_release_component_stays_under_300_kib():
+    size = WASM.stat().st_size
+    assert size < 300 * 1024, f"the component is {size} bytes ({size / 1024:.1f} KiB)"
+
+
 def test_component_imports_only_what_the_world_allows():
     data = WASM.read_bytes()
     imports = set(re.findall(rb"wasi:[a-z-]+/[a-z-]+@[0-9.]+", data))
