@@ -5,6 +5,7 @@
 
 pub mod diagnostic;
 pub mod http_syntax;
+pub mod json;
 pub mod jsonpath;
 pub mod operation;
 pub mod outcome;

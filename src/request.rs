@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::diagnostic::{Diagnostics, join_key};
 use crate::http_syntax::{is_field_value, is_token};
+use crate::json::json_text;
 use crate::operation::{Note, Operation};
 use crate::secrets::SecretSet;
 use crate::template::{abbreviate, json_kind, render_json, render_text};
@@ -251,7 +252,7 @@ fn build_request(
     let headers = render_headers(http_request, parameters, input, diagnostics, secrets)?;
     let (url, body) = (url?, body?);
     // Serializing a `Value` cannot fail (its keys are strings).
-    let body = serde_json::to_string(&body).unwrap_or_default();
+    let body = json_text(&body);
     if body.len() > MAX_BODY_BYTES {
         diagnostics.error(
             BODY_PATH,
@@ -358,7 +359,7 @@ fn read_timeouts(
                         name,
                         format!(
                             "expected an integer number of seconds from 1 to {MAX_TIMEOUT_SECONDS}, found {}",
-                            abbreviate(&value.to_string(), 40)
+                            abbreviate(&json_text(value), 40)
                         ),
                     );
                     default

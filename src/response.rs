@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::operation::Operation;
 use crate::secrets::SecretSet;
@@ -119,7 +119,13 @@ impl<'r> Reply<'r> {
             (None, true) => Value::String(self.text.clone().into_owned()),
             (None, false) => Value::Null,
         };
-        json!({ "statusCode": self.response.status, "headers": headers, "body": body })
+        // Built field by field: `json!` would run `to_value` on `headers` and `body`, a
+        // second deep copy of a body that may be megabytes.
+        let mut output = Map::new();
+        output.insert("statusCode".into(), self.response.status.into());
+        output.insert("headers".into(), Value::Object(headers));
+        output.insert("body".into(), body);
+        Value::Object(output)
     }
 
     /// The editor's view: masked, at most `DISPLAY_LIMIT` of body, nothing of a body that

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::json::json_text;
 use crate::operation::Operation;
 use crate::outcome::{
     Failure, FailureKind, Outcome, classify_status, classify_transport, retry_after,
@@ -258,7 +259,7 @@ pub fn execute(
     let output = verdict.reply.as_ref().map(Reply::step_output);
     let Some(failure) = verdict.failure else {
         // Only a complete 2xx has no failure, and it always has a reply.
-        return Ok(output.map(|o| o.to_string()).unwrap_or_default());
+        return Ok(output.map(|o| json_text(&o)).unwrap_or_default());
     };
     let secrets = &verdict.secrets;
     Err(StepFailure {
@@ -269,7 +270,7 @@ pub fn execute(
         diagnostics: masked_diagnostics(run.rendering.diagnostics.to_vec(), secrets),
         response: output.map(|mut o| {
             secrets.mask_json(&mut o);
-            o.to_string()
+            json_text(&o)
         }),
     })
 }

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::diagnostic::{Diagnostics, join_index, join_key};
+use crate::json::json_text;
 use crate::operation::{BodyField, FieldType, Note, Operation, Rule};
 use crate::template::{abbreviate, json_kind};
 
@@ -235,7 +236,7 @@ fn describe_found(value: &Value, secret: bool) -> String {
     if secret || value.is_null() || value.is_object() || value.is_array() {
         return kind.to_string();
     }
-    format!("{kind} ({})", abbreviate(&value.to_string(), 40))
+    format!("{kind} ({})", abbreviate(&json_text(value), 40))
 }
 
 fn parent_of(path: &str) -> &str {
