@@ -95,6 +95,10 @@ impl<'r> Reply<'r> {
         {
             for value in string_values_of_key(&self.text, key) {
                 secrets.add(value);
+                // The value itself too, not only as the answer spelled it (escaped).
+                if let Some(decoded) = json_unescape(value) {
+                    secrets.add(&decoded);
+                }
             }
         }
     }
@@ -140,7 +144,11 @@ impl<'r> Reply<'r> {
         let (body, truncated) = match self.response.body_end {
             BodyEnd::Failed(_) => (String::new(), false),
             BodyEnd::Complete | BodyEnd::OverLimit => {
-                let masked = secrets.mask_str(&self.text);
+                let masked = if self.response.body_end == BodyEnd::OverLimit {
+                    secrets.mask_cut_str(&self.text)
+                } else {
+                    secrets.mask_str(&self.text)
+                };
                 let shown = cut_at_char_boundary(&masked, DISPLAY_LIMIT);
                 let truncated =
                     shown.len() < masked.len() || self.response.body_end == BodyEnd::OverLimit;
@@ -204,6 +212,19 @@ fn string_values_of_key<'t>(text: &'t str, key: &str) -> Vec<&'t str> {
         rest = &contents[end..];
     }
     values
+}
+
+/// The JSON string contents `raw` decoded, or what decodes of it when it is cut off inside an
+/// escape (`\u00`); None when nothing of it decodes.
+fn json_unescape(raw: &str) -> Option<String> {
+    // The longest escape is a surrogate pair, `\ud83d\ude00`: 12 bytes.
+    let cuts = raw.char_indices().rev().take(12).map(|(i, _)| i);
+    std::iter::once(raw.len()).chain(cuts).find_map(|end| {
+        match serde_json::from_str(&format!("\"{}\"", &raw[..end])) {
+            Ok(Value::String(decoded)) => Some(decoded),
+            _ => None,
+        }
+    })
 }
 
 #[cfg(test)]
@@ -322,6 +343,39 @@ mod tests {
                 && view.body.len() >= DISPLAY_LIMIT - 1
         );
         assert_eq!(cut_at_char_boundary("abc", 10), "abc");
+    }
+
+    #[test]
+    fn a_token_in_a_broken_body_is_masked_decoded_too() {
+        // Found by tests/properties.rs: the scan registered only the escaped spelling.
+        for body in [
+            r#"{"token":{"value":"a\"b\u00e9"},"x":"#,
+            r#"{"token":{"value":"a\"b\u00e9\u00"#,
+        ] {
+            let r = response(202, body.as_bytes(), BodyEnd::OverLimit);
+            let mut secrets = SecretSet::new();
+            Reply::new(&r).collect_secrets(&OP, &mut secrets);
+            let masked = secrets.mask_str("a\"bé");
+            assert!(!masked.contains("a\"b"), "{masked}");
+        }
+        assert_eq!(
+            json_unescape(r"\ud83d\ude00x\ud83d").as_deref(),
+            Some("😀x")
+        );
+        assert_eq!(json_unescape(r"a\").as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn a_body_cut_inside_an_echoed_secret_hides_its_start() {
+        let r = response(
+            400,
+            br#"{"message":"bad token dop_v1_abc"#,
+            BodyEnd::OverLimit,
+        );
+        let mut secrets = SecretSet::new();
+        secrets.add("dop_v1_abcdef");
+        let view = Reply::new(&r).view(&secrets);
+        assert_eq!(view.body, r#"{"message":"bad token ••••••••"#);
     }
 
     #[test]

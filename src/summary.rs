@@ -5,6 +5,7 @@ use crate::diagnostic::Diagnostics;
 use crate::http_syntax::reason_phrase;
 use crate::operation::Operation;
 use crate::response::{BODY_LIMIT, Reply};
+use crate::secrets::SecretSet;
 use crate::template::abbreviate;
 use crate::transport::{BodyEnd, TransportError, TransportErrorKind, human_duration};
 use crate::url::TargetUrl;
@@ -62,12 +63,15 @@ pub fn no_answer(operation: &Operation, url: &TargetUrl, error: &TransportError)
     )
 }
 
-/// The API answered. `retry_after` is the server's hint, when it gave one.
+/// The API answered. `retry_after` is the server's hint, when it gave one. The answer's own
+/// words are masked with `secrets` before they are shortened: a cut must not leave part of a
+/// secret that masking afterwards would no longer recognize.
 pub fn answer(
     operation: &Operation,
     url: &TargetUrl,
     reply: &Reply<'_>,
     retry_after: Option<Duration>,
+    secrets: &SecretSet,
 ) -> String {
     let status = reply.response.status;
     let head = status_line(status);
@@ -80,15 +84,15 @@ pub fn answer(
              succeed, but the {} may have been created anyway: check (GET {}) before running it \
              again.",
             operation.provider,
-            details(reply),
+            details(reply, secrets),
             operation.resource,
             operation.path
         ),
         _ => format!(
             "{head}: {} rejected the request: {}. {}",
             operation.provider,
-            details(reply),
-            rejection_advice(operation, url, reply, retry_after)
+            details(reply, secrets),
+            rejection_advice(operation, url, reply, retry_after, secrets)
         ),
     };
     if let Some(delay) = retry_after.filter(|_| status >= 500) {
@@ -186,9 +190,10 @@ fn broken_body(operation: &Operation, head: &str, status: u16, error: &Transport
 }
 
 /// The API's own words when it sent its error shape, else what the body was.
-fn details(reply: &Reply<'_>) -> String {
+fn details(reply: &Reply<'_>, secrets: &SecretSet) -> String {
     if let Some(error) = reply.api_error() {
-        let message = abbreviate(error.message.trim_end_matches('.'), 300);
+        let message = secrets.mask_str(error.message);
+        let message = abbreviate(message.trim_end_matches('.'), 300);
         return match error.id {
             Some(id) => format!("{message} ({id})"),
             None => message.into_owned(),
@@ -202,7 +207,7 @@ fn details(reply: &Reply<'_>) -> String {
         0 => "no details (empty body)".to_string(),
         n => format!(
             "the answer is not the API's JSON error ({}, {n} bytes)",
-            abbreviate(content_type, 60)
+            abbreviate(&secrets.mask_str(content_type), 60)
         ),
     }
 }
@@ -212,6 +217,7 @@ fn rejection_advice(
     url: &TargetUrl,
     reply: &Reply<'_>,
     retry_after: Option<Duration>,
+    secrets: &SecretSet,
 ) -> String {
     let retry = |what: &str| match retry_after {
         Some(delay) => format!("{what}: retry after {}.", human_duration(delay)),
@@ -233,7 +239,7 @@ fn rejection_advice(
         300..=399 => format!(
             "Redirects are not followed; the answer points to {}.",
             abbreviate(
-                reply.response.header("location").unwrap_or("no Location"),
+                &secrets.mask_str(reply.response.header("location").unwrap_or("no Location")),
                 200
             )
         ),
@@ -265,7 +271,13 @@ mod tests {
             body: body.as_bytes().to_vec(),
             body_end: BodyEnd::Complete,
         };
-        answer(&OP, &url(), &Reply::new(&response), retry_after)
+        answer(
+            &OP,
+            &url(),
+            &Reply::new(&response),
+            retry_after,
+            &SecretSet::new(),
+        )
     }
 
     #[test]
@@ -314,6 +326,33 @@ mod tests {
                 && s.contains("wait 2 s"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn secrets_are_masked_before_the_message_is_shortened() {
+        // Found by tests/properties.rs: a secret across the 300-character cut kept its start.
+        let secret = "dop_v1_0123456789abcdef0123456789";
+        let mut secrets = SecretSet::new();
+        secrets.add(secret);
+        let message = format!("{}{secret}", "x".repeat(290));
+        let response = WireResponse {
+            status: 302,
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                (
+                    "location".into(),
+                    format!("https://elsewhere/{}{secret}", "x".repeat(175)),
+                ),
+            ],
+            body: serde_json::json!({"id": "e", "message": message})
+                .to_string()
+                .into_bytes(),
+            body_end: BodyEnd::Complete,
+        };
+        let s = answer(&OP, &url(), &Reply::new(&response), None, &secrets);
+        let s = secrets.mask_str(&s);
+        assert!(!s.contains("dop_v1"), "{s}");
+        assert!(s.contains("x••••••••") && s.contains("x•"), "{s}");
     }
 
     #[test]

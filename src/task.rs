@@ -197,7 +197,7 @@ fn judge<'r>(operation: &Operation, run: &'r Run, now: SystemTime) -> Verdict<'r
         outcome,
         failure,
         retry_after,
-        summary: summary::answer(operation, &request.url, &reply, retry_after),
+        summary: summary::answer(operation, &request.url, &reply, retry_after, &secrets),
         reply: Some(reply),
         secrets,
     }

@@ -51,8 +51,9 @@ impl fmt::Display for TargetUrl {
 }
 
 /// Inserted text keeps only RFC 3986 unreserved characters: `/`, `?`, `&`, `#`, `@` from a
-/// parameter can never change the path's shape, the query's keys or the target.
-const INSERTED: &AsciiSet = &NON_ALPHANUMERIC
+/// parameter can never change the path's shape, the query's keys or the target. (Secrets are
+/// masked in this spelling too: `SecretSet::add`.)
+pub(crate) const INSERTED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
