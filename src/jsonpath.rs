@@ -640,6 +640,143 @@ fn value(mut args: VecDeque<JsonPathValue<'_>>) -> JsonPathValue<'_> {
     }
 }
 
+/// What bounds a query's cost on one document: its number of nodes and the most children any
+/// node has. One walk of the document, without recursion.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shape {
+    pub nodes: u64,
+    pub fanout: u64,
+}
+
+impl Shape {
+    pub fn of(document: &Value) -> Shape {
+        let mut shape = Shape {
+            nodes: 0,
+            fanout: 0,
+        };
+        let mut pending = vec![document];
+        while let Some(node) = pending.pop() {
+            shape.nodes += 1;
+            let before = pending.len();
+            match node {
+                Value::Array(items) => pending.extend(items),
+                Value::Object(members) => pending.extend(members.values()),
+                _ => {}
+            }
+            shape.fanout = shape.fanout.max((pending.len() - before) as u64);
+        }
+        shape
+    }
+}
+
+/// An upper bound on the nodes that evaluating `query` once visits in a document of `shape`.
+///
+/// RFC 9535 keeps duplicates, so a query's cost is not bounded by the document: every `..`
+/// segment multiplies the nodes by up to the document's size (`$..*..*..*..*` over a 100-level
+/// chain visits 10^8 nodes) and every union by its width (`$[0,0][0,0]...` doubles per
+/// segment). Callers refuse queries whose bound exceeds their budget *before* evaluating them.
+/// The bound is conservative (it assumes every wildcard meets the widest node), and saturates
+/// at `u64::MAX` rather than overflowing. (Integers, not floats: formatting an `f64` for the
+/// message would add ~29 KB of float printing to the component.)
+///
+/// `shape` is asked for only when the bound depends on the document: a singular query (names
+/// and indexes only, the common case) visits one node per segment whatever the document.
+pub fn worst_case_visits(query: &Query, shape: impl FnOnce() -> Shape) -> u64 {
+    let singular = query
+        .segments
+        .iter()
+        .all(|s| s.is_child() && s.segment.is_singular());
+    if singular {
+        return 1 + query.segments.len() as u64;
+    }
+    query_cost(query, shape()).visits
+}
+
+/// Nodes a query yields from one start node, and nodes it visits to get them.
+struct Cost {
+    yields: u64,
+    visits: u64,
+}
+
+fn query_cost(query: &Query, shape: Shape) -> Cost {
+    let mut cost = Cost {
+        yields: 1,
+        visits: 1,
+    };
+    for segment in &query.segments {
+        // From one node, a selector yields one member or up to `fanout` of them; a descendant
+        // segment applies its selectors at every node below, whose children total `nodes`.
+        let (single, reach) = match segment.kind {
+            QuerySegmentKind::Child => (1, shape.fanout),
+            QuerySegmentKind::Descendant => (shape.nodes, shape.nodes),
+        };
+        let selector_cost = |selector: &Selector| match selector {
+            Selector::Name(_) | Selector::Index(_) => (single, single),
+            Selector::Wildcard | Selector::ArraySlice(_) => (reach, reach),
+            Selector::Filter(Filter(predicate)) => {
+                (reach, reach.saturating_mul(1 + or_cost(predicate, shape)))
+            }
+        };
+        let (yields, visits) = match &segment.segment {
+            Segment::LongHand(selectors) => selectors
+                .iter()
+                .map(selector_cost)
+                .fold((0, 0), |(y, v): (u64, u64), (sy, sv)| {
+                    (y.saturating_add(sy), v.saturating_add(sv))
+                }),
+            Segment::DotName(_) => (single, single),
+            Segment::Wildcard => (reach, reach),
+        };
+        cost.visits = cost
+            .visits
+            .saturating_add(cost.yields.saturating_mul(visits));
+        cost.yields = cost.yields.saturating_mul(yields);
+    }
+    cost
+}
+
+/// Nodes visited to test a filter predicate on one node.
+fn or_cost(expr: &LogicalOrExpr, shape: Shape) -> u64 {
+    expr.0
+        .iter()
+        .flat_map(|and| &and.0)
+        .map(|basic| match basic {
+            BasicExpr::Paren(inner) | BasicExpr::NotParen(inner) => or_cost(inner, shape),
+            BasicExpr::Relation(ComparisonExpr { left, right, .. }) => {
+                comparable_cost(left, shape).saturating_add(comparable_cost(right, shape))
+            }
+            BasicExpr::Exist(ExistExpr(query)) | BasicExpr::NotExist(ExistExpr(query)) => {
+                query_cost(query, shape).visits
+            }
+            BasicExpr::FuncExpr(function) | BasicExpr::NotFuncExpr(function) => {
+                function_cost(function, shape)
+            }
+        })
+        .fold(0, u64::saturating_add)
+}
+
+fn comparable_cost(comparable: &Comparable, shape: Shape) -> u64 {
+    match comparable {
+        Comparable::Literal(_) => 0,
+        Comparable::SingularQuery(query) => 1 + query.segments.len() as u64,
+        Comparable::FunctionExpr(function) => function_cost(function, shape),
+    }
+}
+
+fn function_cost(function: &FunctionExpr<Validated>, shape: Shape) -> u64 {
+    function
+        .args
+        .iter()
+        .map(|arg| match arg {
+            FunctionExprArg::Literal(_) => 0,
+            FunctionExprArg::SingularQuery(query) => 1 + query.segments.len() as u64,
+            FunctionExprArg::FilterQuery(query) => query_cost(query, shape).visits,
+            FunctionExprArg::LogicalExpr(expr) => or_cost(expr, shape),
+            FunctionExprArg::FunctionExpr(inner) => function_cost(inner, shape),
+        })
+        .fold(0, u64::saturating_add)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -1042,6 +1179,52 @@ mod tests {
         );
         assert_eq!(error(""), (0, "a query must start with `$`".into()));
     }
+
+    #[test]
+    fn worst_case_visits_bound_what_evaluation_does() {
+        let visits = |query: &str, document: &Value| {
+            worst_case_visits(&parse(query).unwrap(), || Shape::of(document))
+        };
+        let chain = (0..100).fold(json!(1), |inner, _| json!({ "a": inner }));
+        assert_eq!(
+            Shape::of(&chain),
+            Shape {
+                nodes: 101,
+                fanout: 1
+            }
+        );
+        // Singular queries cost their length, whatever the document.
+        assert_eq!(visits("$.a.a['a'][0]", &chain), 5);
+        // Each `..*` may visit every node again from every node it yields.
+        let one = visits("$..*", &chain);
+        let four = visits("$..*..*..*..*", &chain);
+        assert!(one <= 2 * 101, "{one}");
+        assert!(four > 101u64.pow(4), "{four}");
+        assert!(four > MAX_VISITS_FOR_TESTS);
+        // Unions keep duplicates: 40 doublings saturate no counter but exceed any budget.
+        let unions = visits(&format!("$.a{}", "[0,0]".repeat(40)), &chain);
+        assert!(unions > 2u64.pow(40), "{unions}");
+        // Filters cost their predicate at every candidate.
+        let list = json!({ "items": (0..1000).map(|i| json!({ "id": i })).collect::<Vec<_>>() });
+        let filter = visits("$.items[?@.id == 7]", &list);
+        assert!((3000..=5000).contains(&filter), "{filter}");
+        // The bound holds: the evaluated node count never exceeds it.
+        for query in [
+            "$..*",
+            "$..*..*",
+            "$.items[*].id",
+            "$..[?@.id > 10]",
+            "$..id",
+        ] {
+            for document in [&chain, &list] {
+                let found = parse(query).unwrap().query(document, document).len() as u64;
+                assert!(found <= visits(query, document), "{query}");
+            }
+        }
+    }
+
+    /// A budget in the range the template uses, for the assertions above.
+    const MAX_VISITS_FOR_TESTS: u64 = 8_000_000;
 
     #[test]
     fn every_prefix_parses_without_panicking() {

@@ -10,7 +10,7 @@ use crate::http_syntax::{is_field_value, is_token};
 use crate::json::json_text;
 use crate::operation::{Note, Operation};
 use crate::secrets::SecretSet;
-use crate::template::{abbreviate, json_kind, render_json, render_text};
+use crate::template::{Parameters, abbreviate, json_kind, render_json, render_text};
 use crate::transport::{Timeouts, WireRequest};
 use crate::url::render_url;
 use crate::validate::validate_body;
@@ -120,7 +120,7 @@ pub fn render_request(operation: &Operation, input: &TaskInput) -> Rendering {
         operation,
         input,
         &definition,
-        &parameters,
+        &Parameters::new(&parameters),
         &mut diagnostics,
         &mut secrets,
     );
@@ -182,7 +182,7 @@ fn build_request(
     operation: &Operation,
     input: &TaskInput,
     definition: &Value,
-    parameters: &Value,
+    parameters: &Parameters,
     diagnostics: &mut Diagnostics,
     secrets: &mut SecretSet,
 ) -> Option<WireRequest> {
@@ -383,7 +383,7 @@ fn read_timeouts(
 /// added when the definition does not set them. None when any header failed to render.
 fn render_headers(
     http_request: &Value,
-    parameters: &Value,
+    parameters: &Parameters,
     input: &TaskInput,
     diagnostics: &mut Diagnostics,
     secrets: &mut SecretSet,

@@ -4,6 +4,7 @@
 //! parameter value that looks like `${...}` stays literal text.
 
 use std::borrow::Cow;
+use std::cell::{Cell, OnceCell};
 
 use serde_json::Value;
 use serde_json_path_core::spec::query::Queryable;
@@ -14,6 +15,29 @@ use crate::jsonpath;
 /// Longest JSONPath accepted inside one placeholder: parsing and evaluating stay cheap whatever
 /// the input (the parser bounds its nesting itself, see `jsonpath::MAX_DEPTH`).
 pub const MAX_EXPRESSION_LEN: usize = 1024;
+
+/// Node visits that all placeholders of one render may cost together, by
+/// `jsonpath::worst_case_visits`. A query over parameters that came from another system must not
+/// hold the step for minutes: at a few nanoseconds a visit this is tens of milliseconds.
+pub const MAX_RENDER_VISITS: u64 = 8_000_000;
+
+/// The task's parameters, with what keeps evaluating their placeholders bounded: the
+/// document's shape (measured once, on the first query that needs it) and the visits left.
+pub struct Parameters<'p> {
+    value: &'p Value,
+    shape: OnceCell<jsonpath::Shape>,
+    visits_left: Cell<u64>,
+}
+
+impl<'p> Parameters<'p> {
+    pub fn new(value: &'p Value) -> Self {
+        Parameters {
+            value,
+            shape: OnceCell::new(),
+            visits_left: Cell::new(MAX_RENDER_VISITS),
+        }
+    }
+}
 
 /// One piece of a template string.
 #[derive(Debug, PartialEq, Eq)]
@@ -75,7 +99,7 @@ impl<'a> Template<'a> {
     /// percent-encode). Returns every problem found, one message each.
     pub fn render_text(
         &self,
-        parameters: &Value,
+        parameters: &Parameters,
         insert: impl Fn(&str, &mut String),
     ) -> Result<String, Vec<String>> {
         let mut out = String::new();
@@ -133,7 +157,7 @@ fn closing_brace(text: &str) -> Option<usize> {
 }
 
 /// Evaluates one placeholder's JSONPath; it must select exactly one value.
-fn select<'p>(expression: &str, parameters: &'p Value) -> Result<&'p Value, String> {
+fn select<'p>(expression: &str, parameters: &Parameters<'p>) -> Result<&'p Value, String> {
     let placeholder = || format!("`${{{}}}`", abbreviate(expression, 80));
     if expression.is_empty() {
         return Err("empty placeholder `${}`: write a JSONPath such as `${$.name}`".into());
@@ -153,7 +177,25 @@ fn select<'p>(expression: &str, parameters: &'p Value) -> Result<&'p Value, Stri
     }
     let query = jsonpath::parse(expression)
         .map_err(|e| format!("placeholder {} is not a valid JSONPath: {e}", placeholder()))?;
-    match query.query(parameters, parameters).as_slice() {
+    let visits = jsonpath::worst_case_visits(&query, || {
+        *parameters
+            .shape
+            .get_or_init(|| jsonpath::Shape::of(parameters.value))
+    });
+    let left = parameters.visits_left.get();
+    if visits > left {
+        return Err(format!(
+            "placeholder {} could visit {} nodes of the parameters, more than the {} left of \
+             this render's budget of {}: use fewer `..` segments, wildcards, filters or unions",
+            placeholder(),
+            count_text(visits),
+            count_text(left),
+            count_text(MAX_RENDER_VISITS)
+        ));
+    }
+    parameters.visits_left.set(left - visits);
+    let document = parameters.value;
+    match query.query(document, document).as_slice() {
         [value] => Ok(*value),
         [] => Err(format!(
             "placeholder {} selects nothing: {} is not in the parameters",
@@ -166,6 +208,22 @@ fn select<'p>(expression: &str, parameters: &'p Value) -> Result<&'p Value, Stri
             values.len()
         )),
     }
+}
+
+/// A count for messages: `12,345,678`, or "over 10^15" for astronomic ones.
+fn count_text(n: u64) -> String {
+    if n >= 1_000_000_000_000_000 {
+        return "over 10^15".into();
+    }
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// `$.model.gpu` → `parameters.model.gpu`, for messages; None for anything fancier.
@@ -215,7 +273,7 @@ pub fn abbreviate(text: &str, max: usize) -> Cow<'_, str> {
 /// Renders a text template (a header value) where every insert is plain text.
 pub fn render_text(
     template: &str,
-    parameters: &Value,
+    parameters: &Parameters,
     path: &str,
     diagnostics: &mut Diagnostics,
 ) -> Option<String> {
@@ -228,7 +286,7 @@ pub fn render_text(
 /// diagnostics at `path`.
 pub fn render_text_with(
     template: &str,
-    parameters: &Value,
+    parameters: &Parameters,
     path: &str,
     diagnostics: &mut Diagnostics,
     insert: impl Fn(&str, &mut String),
@@ -252,7 +310,7 @@ pub fn render_text_with(
 /// Returns None when anything failed; every failure is a diagnostic under `path`.
 pub fn render_json(
     template: &Value,
-    parameters: &Value,
+    parameters: &Parameters,
     path: &str,
     diagnostics: &mut Diagnostics,
 ) -> Option<Value> {
@@ -295,7 +353,7 @@ pub fn render_json(
 
 fn render_json_string(
     text: &str,
-    parameters: &Value,
+    parameters: &Parameters,
     path: &str,
     diagnostics: &mut Diagnostics,
 ) -> Option<Value> {
@@ -341,7 +399,12 @@ mod tests {
 
     fn render(template: Value) -> (Option<Value>, Vec<crate::diagnostic::Diagnostic>) {
         let mut d = Diagnostics::new();
-        let out = render_json(&template, &params(), "httpRequest.body", &mut d);
+        let out = render_json(
+            &template,
+            &Parameters::new(&params()),
+            "httpRequest.body",
+            &mut d,
+        );
         (out, d.to_vec())
     }
 
@@ -454,7 +517,7 @@ mod tests {
         let p = json!({"a}b": 1});
         let mut d = Diagnostics::new();
         assert_eq!(
-            render_json(&json!("${$['a}b']}"), &p, "", &mut d),
+            render_json(&json!("${$['a}b']}"), &Parameters::new(&p), "", &mut d),
             Some(json!(1))
         );
     }
@@ -464,6 +527,75 @@ mod tests {
         let (out, d) = render(json!({"k-${$.name}": 1}));
         assert!(d.is_empty());
         assert_eq!(out.unwrap(), json!({"k-llm": 1}));
+    }
+
+    #[test]
+    fn costly_queries_are_refused_before_evaluation() {
+        let deep = (0..100).fold(json!(1), |inner, _| json!({ "a": inner }));
+        let p = json!({ "deep": deep, "items": [{"n": "x"}, {"n": "y"}] });
+        let parameters = Parameters::new(&p);
+        let mut d = Diagnostics::new();
+        let template = json!({
+            "cheap": "${$.items[?@.n == 'y'].n}",
+            "costly": "${$.deep..*..*..*..*}",
+            "descendants": "${$..n}"
+        });
+        assert_eq!(render_json(&template, &parameters, "body", &mut d), None);
+        let [costly, descendants] = d.to_vec().try_into().unwrap();
+        assert_eq!(costly.path, "body.costly");
+        assert!(
+            costly
+                .message
+                .contains("could visit 132,316,202 nodes of the parameters, more than the"),
+            "{}",
+            costly.message
+        );
+        assert!(
+            costly.message.contains("budget of 8,000,000"),
+            "{}",
+            costly.message
+        );
+        // `$..n` is affordable, and selects two values: only that is wrong with it.
+        assert_eq!(descendants.path, "body.descendants");
+        assert!(descendants.message.contains("selects 2 values"));
+    }
+
+    #[test]
+    fn the_budget_is_shared_by_all_placeholders_of_a_render() {
+        let p = json!({ "items": (0..1000).map(|i| json!({ "id": i })).collect::<Vec<_>>() });
+        // `$..[?@.id == 7].id` may visit ~8,000 nodes per evaluation (2,002 nodes, each with a
+        // 2-step predicate); 2,000 of them exceed the 8,000,000 budget together.
+        let many = vec![json!("${$..[?@.id == 7].id}"); 2000];
+        let mut d = Diagnostics::new();
+        assert_eq!(
+            render_json(&json!(many), &Parameters::new(&p), "b", &mut d),
+            None
+        );
+        // ~8,000 visits each: the first 998 are evaluated, the rest refused.
+        assert_eq!(d.error_count(), 2000 - 998);
+        let first = &d.to_vec()[0];
+        assert_eq!(first.path, "b[998]");
+        assert!(
+            first.message.contains("left of this render's budget"),
+            "{first:?}"
+        );
+        // Each placeholder alone is fine.
+        let mut d = Diagnostics::new();
+        let one = render_json(
+            &json!("${$..[?@.id == 7].id}"),
+            &Parameters::new(&p),
+            "b",
+            &mut d,
+        );
+        assert_eq!(one, Some(json!(7)), "{:?}", d.to_vec());
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(count_text(0), "0");
+        assert_eq!(count_text(999), "999");
+        assert_eq!(count_text(8_000_000), "8,000,000");
+        assert_eq!(count_text(u64::MAX), "over 10^15");
     }
 
     #[test]

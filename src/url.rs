@@ -3,11 +3,10 @@
 //! parameters can never send the request (and its token) to another host.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde_json::Value;
 use std::fmt;
 
 use crate::diagnostic::Diagnostics;
-use crate::template::{abbreviate, render_text_with};
+use crate::template::{Parameters, abbreviate, render_text_with};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scheme {
@@ -63,7 +62,7 @@ pub(crate) const INSERTED: &AsciiSet = &NON_ALPHANUMERIC
 /// `expected_host` is the operation's own host: any other (but loopback) earns a warning.
 pub fn render_url(
     template: &str,
-    parameters: &Value,
+    parameters: &Parameters,
     path: &str,
     expected_host: &str,
     diagnostics: &mut Diagnostics,
@@ -371,10 +370,16 @@ mod tests {
 
     fn render(
         template: &str,
-        parameters: Value,
+        parameters: serde_json::Value,
     ) -> (Option<TargetUrl>, Vec<crate::diagnostic::Diagnostic>) {
         let mut d = Diagnostics::new();
-        let url = render_url(template, &parameters, "httpRequest.url", HOST, &mut d);
+        let url = render_url(
+            template,
+            &Parameters::new(&parameters),
+            "httpRequest.url",
+            HOST,
+            &mut d,
+        );
         (url, d.to_vec())
     }
 

@@ -80,6 +80,32 @@ CASES = {
         "httpRequest.body.spec.name",
         "contains `$`",  # inserted as text, never evaluated: then the name's own rule refuses it
     ),
+    "JSONPath `..*` four times over 100 levels": (
+        case(
+            definition=definition_with(body_name("${$.deep..*..*..*..*}")),
+            parameters=json.dumps({**load_fixture("parameters.json"), "deep": json.loads(nested(100))}),
+        ),
+        "httpRequest.body.spec.name",
+        "could visit",  # 10^8 visits once took 0.27 s per placeholder: refused before evaluating
+    ),
+    "JSONPath near the budget: 8 × `..*` three times": (
+        # 8 placeholders of ~1,040,000 visits each use the render's 8,000,000 budget up: the
+        # time this case takes is what the costliest affordable render costs.
+        case(
+            definition=definition_with(
+                lambda d: d["httpRequest"]["body"].update(many=["${$.deep..*..*..*}"] * 7)
+                or body_name("${$.deep..*..*..*}")(d)
+            ),
+            parameters=json.dumps({**load_fixture("parameters.json"), "deep": json.loads(nested(100))}),
+        ),
+        "httpRequest.body.spec.name",
+        "selects",
+    ),
+    "JSONPath union doubling 40 times": (
+        case(definition=definition_with(body_name("${$.name" + "[0,0]" * 40 + "}"))),
+        "httpRequest.body.spec.name",
+        "could visit",
+    ),
     "header name with a space": (case(definition=definition_with(header("Bad Name"))), "httpRequest.headers.Bad Name", "not a valid header name"),
     "header name with a colon": (case(definition=definition_with(header("X:Y"))), "httpRequest.headers.X:Y", "not a valid header name"),
     "header name not ASCII": (case(definition=definition_with(header("Événement"))), "httpRequest.headers.Événement", "not a valid header name"),
