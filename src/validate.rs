@@ -37,14 +37,14 @@ fn check_object(
     path: &str,
     diagnostics: &mut Diagnostics,
 ) {
-    let children = || {
-        operation
-            .body_fields
-            .iter()
-            .filter(move |f| parent_of(f.path) == template)
-    };
-    for field in children() {
-        let key = last_key(field.path);
+    // The table's fields directly under `template`, with their keys, found once per object:
+    // searching the table again for every member was a third of a large render's time.
+    let children: Vec<(&BodyField, &str)> = operation
+        .body_fields
+        .iter()
+        .filter_map(|f| Some((f, child_key(f.path, template)?)))
+        .collect();
+    for &(field, key) in &children {
         let member_path = join_key(path, key);
         match members.get(key) {
             // An optional null is what "absent" looks like after `omitempty`-style rendering.
@@ -54,7 +54,7 @@ fn check_object(
         }
     }
     for key in members.keys() {
-        if !children().any(|f| last_key(f.path) == key) {
+        if !children.iter().any(|&(_, child)| child == key) {
             let within = if template.is_empty() {
                 "the body".to_string()
             } else {
@@ -147,10 +147,8 @@ fn check_field(
 
 fn check_rule(field: &BodyField, value: &Value, path: &str, diagnostics: &mut Diagnostics) {
     match (field.rule, value) {
-        (Rule::MinInteger(min), Value::Number(n)) => {
-            if n.as_i64().is_some_and(|v| v < min) {
-                diagnostics.error(path, format!("must be at least {min}, found {n}"));
-            }
+        (Rule::MinInteger(min), Value::Number(n)) if n.as_i64().is_some_and(|v| v < min) => {
+            diagnostics.error(path, format!("must be at least {min}, found {n}"));
         }
         (Rule::MinItems(min), Value::Array(items)) if items.len() < min => {
             diagnostics.error(
@@ -239,8 +237,15 @@ fn describe_found(value: &Value, secret: bool) -> String {
     format!("{kind} ({})", abbreviate(&json_text(value), 40))
 }
 
-fn parent_of(path: &str) -> &str {
-    path.rsplit_once('.').map_or("", |(parent, _)| parent)
+/// The last key of `path` when its parent (all before its last `.`, "" when it has none) is
+/// `template`: a prefix test and one `memchr`, cheaper than splitting the path from the end.
+fn child_key<'p>(path: &'p str, template: &str) -> Option<&'p str> {
+    let key = if template.is_empty() {
+        path
+    } else {
+        path.strip_prefix(template)?.strip_prefix('.')?
+    };
+    (!key.as_bytes().contains(&b'.')).then_some(key)
 }
 
 fn last_key(path: &str) -> &str {
@@ -265,6 +270,27 @@ mod tests {
     use crate::diagnostic::{Diagnostic, Severity};
     use crate::operation::CREATE_DEDICATED_INFERENCE;
     use serde_json::json;
+
+    #[test]
+    fn child_key_is_the_last_key_under_the_parent() {
+        let parent = |path: &'static str| path.rsplit_once('.').map_or("", |(p, _)| p);
+        let fields = CREATE_DEDICATED_INFERENCE.body_fields;
+        for template in std::iter::once("").chain(fields.iter().map(|f| f.path)) {
+            for field in fields {
+                for template in [template.to_string(), format!("{template}[]")] {
+                    let expected = (parent(field.path) == template).then(|| last_key(field.path));
+                    assert_eq!(
+                        child_key(field.path, &template),
+                        expected,
+                        "{} in {template}",
+                        field.path
+                    );
+                }
+            }
+        }
+        assert_eq!(child_key("spec.vpcx", "spec.vpc"), None);
+        assert_eq!(child_key("spec", ""), Some("spec"));
+    }
 
     fn valid() -> Value {
         json!({
