@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
+use crate::json::json_text;
 use crate::operation::Operation;
 use crate::secrets::SecretSet;
 use crate::transport::{BodyEnd, WireResponse};
@@ -144,10 +145,19 @@ impl<'r> Reply<'r> {
         let (body, truncated) = match self.response.body_end {
             BodyEnd::Failed(_) => (String::new(), false),
             BodyEnd::Complete | BodyEnd::OverLimit => {
-                let masked = if self.response.body_end == BodyEnd::OverLimit {
-                    secrets.mask_cut_str(&self.text)
-                } else {
-                    secrets.mask_str(&self.text)
+                let masked = match &self.json {
+                    _ if self.response.body_end == BodyEnd::OverLimit => {
+                        secrets.mask_cut_str(&self.text)
+                    }
+                    // A server may spell any character of a string as an escape (`\u0061`,
+                    // `\/`); masking text cannot know every spelling, so a JSON body with
+                    // escapes is shown as written again from its masked values.
+                    Some(json) if !secrets.is_empty() && self.text.contains('\\') => {
+                        let mut json = json.clone();
+                        secrets.mask_json(&mut json);
+                        Cow::Owned(json_text(&json))
+                    }
+                    _ => secrets.mask_str(&self.text),
                 };
                 let shown = cut_at_char_boundary(&masked, DISPLAY_LIMIT);
                 let truncated =
@@ -296,6 +306,27 @@ mod tests {
         let reply = Reply::new(&r);
         assert!(reply.json.is_none() && reply.api_error().is_none());
         assert_eq!(reply.step_output()["body"], "<html>Bad gateway</html>");
+    }
+
+    #[test]
+    fn a_token_spelled_with_escapes_is_still_masked() {
+        // Every character of a string may be an escape; the fuzzer wrote the token this way.
+        let escaped = ACCEPTED.replace("dit_secret_value", r"\u0064it_secret\/value");
+        let r = response(202, escaped.as_bytes(), BodyEnd::Complete);
+        let reply = Reply::new(&r);
+        assert_eq!(reply.one_time_secret(&OP), Some("dit_secret/value"));
+        let mut secrets = SecretSet::new();
+        reply.collect_secrets(&OP, &mut secrets);
+        let view = reply.view(&secrets);
+        assert!(!view.body.contains("it_secret"), "{}", view.body);
+        // Shown as written again from the masked values, the rest intact.
+        let shown: Value = serde_json::from_str(&view.body).unwrap();
+        assert_eq!(shown["token"]["value"], "••••••••");
+        assert_eq!(shown["dedicated_inference"]["id"], "di-1");
+        // Without escapes the body is shown as the server wrote it.
+        let plain = response(202, ACCEPTED.as_bytes(), BodyEnd::Complete);
+        let view = Reply::new(&plain).view(&secrets);
+        assert!(view.body.contains("\n        \"token\""), "{}", view.body);
     }
 
     #[test]
