@@ -151,11 +151,12 @@ impl<'r> Reply<'r> {
                     }
                     // A server may spell any character of a string as an escape (`\u0061`,
                     // `\/`); masking text cannot know every spelling, so a JSON body with
-                    // escapes is shown as written again from its masked values.
+                    // escapes is shown as written again from its masked values (and masked as
+                    // text again: a secret such as `":"` may be spelled by the JSON syntax).
                     Some(json) if !secrets.is_empty() && self.text.contains('\\') => {
                         let mut json = json.clone();
                         secrets.mask_json(&mut json);
-                        Cow::Owned(json_text(&json))
+                        Cow::Owned(secrets.mask_str(&json_text(&json)).into_owned())
                     }
                     _ => secrets.mask_str(&self.text),
                 };

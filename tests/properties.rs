@@ -680,12 +680,14 @@ const ECHOES: &[Echo] = &[
 ];
 
 /// How the echoing server writes JSON: as serde_json does, with every non-ASCII character as
-/// `\uXXXX` (Python's `json.dumps`), or with `/` as `\/` (PHP).
+/// `\uXXXX` (Python's `json.dumps`), with `/` as `\/` (PHP), or with the letters of its
+/// strings as `\u0061` (legal, and what a fuzzer tries).
 #[derive(Clone, Copy, Debug)]
 enum JsonStyle {
     Plain,
     AsciiOnly,
     SlashEscaped,
+    LettersEscaped,
 }
 
 fn write_json(value: &Value, style: JsonStyle) -> String {
@@ -693,6 +695,27 @@ fn write_json(value: &Value, style: JsonStyle) -> String {
     match style {
         JsonStyle::Plain => plain,
         JsonStyle::SlashEscaped => plain.replace('/', "\\/"),
+        JsonStyle::LettersEscaped => {
+            let mut out = String::with_capacity(plain.len() * 2);
+            let (mut in_string, mut escaped, mut hex_left) = (false, false, 0);
+            for c in plain.chars() {
+                if hex_left > 0 {
+                    hex_left -= 1;
+                } else if escaped {
+                    escaped = false;
+                    hex_left = if c == 'u' { 4 } else { 0 };
+                } else if in_string && c == '\\' {
+                    escaped = true;
+                } else if c == '"' {
+                    in_string = !in_string;
+                } else if in_string && c.is_ascii_alphabetic() {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                    continue;
+                }
+                out.push(c);
+            }
+            out
+        }
         JsonStyle::AsciiOnly => {
             let mut out = String::with_capacity(plain.len());
             for c in plain.chars() {
@@ -707,6 +730,24 @@ fn write_json(value: &Value, style: JsonStyle) -> String {
             }
             out
         }
+    }
+}
+
+#[test]
+fn every_json_style_writes_the_same_json() {
+    let value = json!({"a/b": ["é😀", "line\nbreak \"quoted\" \\u0041", true, null, 1.5]});
+    for style in [
+        JsonStyle::Plain,
+        JsonStyle::AsciiOnly,
+        JsonStyle::SlashEscaped,
+        JsonStyle::LettersEscaped,
+    ] {
+        let text = write_json(&value, style);
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            value,
+            "{style:?}: {text}"
+        );
     }
 }
 
@@ -738,6 +779,7 @@ fn leak_case() -> impl Strategy<Value = Leak> {
                 JsonStyle::Plain,
                 JsonStyle::AsciiOnly,
                 JsonStyle::SlashEscaped,
+                JsonStyle::LettersEscaped,
             ][..],
         ),
         prop_oneof![0usize..40, 180usize..310],
