@@ -1,0 +1,170 @@
+//! What the fuzz targets share: the fixtures, a scripted transport, fuzzed JSON values, and the
+//! masking oracle ("no secret appears in this text").
+//!
+//! The oracle is a plain substring check, independent of `secrets.rs`: the product promises
+//! that a masked text never contains a secret, in any of the spellings it outputs.
+
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use do_dedicated_inference_task::diagnostic::Diagnostic;
+use do_dedicated_inference_task::operation::{Note, Operation};
+use do_dedicated_inference_task::task::RequestPreview;
+use do_dedicated_inference_task::transport::{
+    Transport, TransportError, WireRequest, WireResponse,
+};
+use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use percent_encoding::percent_decode_str;
+use serde::Deserialize;
+use serde_json::{Map, Number, Value};
+
+pub const FIXTURE_DEFINITION: &str = include_str!("../../fixtures/definition.json");
+pub const FIXTURE_PARAMETERS: &str = include_str!("../../fixtures/parameters.json");
+
+/// The API token the targets pass as the `token` secret.
+pub const API_TOKEN: &str = "dop_v1_f00dfacecafe0123456789abcdef";
+
+/// `data` cut at every 0xFF byte, each part as (lossy) UTF-8. 0xFF never occurs in UTF-8, so
+/// seeds can be written as text parts joined by that byte.
+pub fn split_parts(data: &[u8]) -> Vec<Cow<'_, str>> {
+    data.split(|&b| b == 0xFF)
+        .map(String::from_utf8_lossy)
+        .collect()
+}
+
+/// A fixed instant, so that `Retry-After` dates are judged the same way on every run.
+pub fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+/// Answers every request with the same scripted result and counts the sends.
+pub struct ScriptedTransport {
+    pub answer: Result<WireResponse, TransportError>,
+    pub sends: usize,
+}
+
+impl ScriptedTransport {
+    pub fn new(answer: Result<WireResponse, TransportError>) -> Self {
+        Self { answer, sends: 0 }
+    }
+}
+
+impl Transport for ScriptedTransport {
+    fn send(
+        &mut self,
+        _request: &WireRequest,
+        _body_limit: usize,
+    ) -> Result<WireResponse, TransportError> {
+        self.sends += 1;
+        self.answer.clone()
+    }
+}
+
+/// Any JSON value, built by the fuzzer. NaN and infinities, which JSON cannot hold, become null.
+#[derive(Arbitrary, Debug)]
+pub enum FuzzValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Unsigned(u64),
+    Float(f64),
+    String(String),
+    Array(Vec<FuzzValue>),
+    Object(Vec<(String, FuzzValue)>),
+}
+
+impl FuzzValue {
+    pub fn to_json(&self) -> Value {
+        match self {
+            FuzzValue::Null => Value::Null,
+            FuzzValue::Bool(b) => Value::Bool(*b),
+            FuzzValue::Int(i) => Value::from(*i),
+            FuzzValue::Unsigned(u) => Value::from(*u),
+            FuzzValue::Float(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            FuzzValue::String(s) => Value::String(s.clone()),
+            FuzzValue::Array(items) => items.iter().map(FuzzValue::to_json).collect(),
+            FuzzValue::Object(members) => Value::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect::<Map<_, _>>(),
+            ),
+        }
+    }
+}
+
+/// Reads back JSON that the task wrote (a sent body, a step output). Those may nest deeper
+/// than serde_json's default limit of 128 levels, which applies to the task's inputs: a
+/// parameter 100 levels deep inserted 100 levels down, an API body wrapped in the step output.
+pub fn parse_output(text: &str) -> Value {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    deserializer.disable_recursion_limit();
+    let value = Value::deserialize(&mut deserializer).expect("the task wrote invalid JSON");
+    deserializer
+        .end()
+        .expect("the task wrote trailing characters");
+    value
+}
+
+/// Every string, and every number as text, inside `value`: what the product treats as secret
+/// below a secret field.
+pub fn leaves(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Array(items) => items.iter().for_each(|v| leaves(v, out)),
+        Value::Object(members) => members.values().for_each(|v| leaves(v, out)),
+        Value::Null | Value::Bool(_) => {}
+    }
+}
+
+/// The values under the operation's secret body fields (`access_tokens` and its alias).
+pub fn body_secrets(operation: &Operation, body: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for field in operation.body_fields {
+        if matches!(field.note, Note::Secret | Note::SecretAlias { .. })
+            && let Some(value) = body.get(field.path)
+        {
+            leaves(value, &mut out);
+        }
+    }
+    out
+}
+
+/// Panics when any (non-empty) secret occurs in `text`; `place` names the output.
+pub fn assert_hidden<S: AsRef<str>>(secrets: &[S], place: &str, text: &str) {
+    for secret in secrets.iter().map(AsRef::as_ref) {
+        assert!(
+            secret.is_empty() || !text.contains(secret),
+            "secret {secret:?} leaked in {place}: {text:?}"
+        );
+    }
+}
+
+/// The preview's masked fields. The method and header names come from the definition's
+/// fixed vocabulary (a method must equal the operation's, a name must be an HTTP token) and
+/// are not masked by design, so a secret spelled like `POST` or `Content-Type` is not a leak.
+pub fn assert_preview_hidden<S: AsRef<str>>(secrets: &[S], preview: &RequestPreview) {
+    assert_hidden(secrets, "the preview URL", &preview.url);
+    for (name, value) in &preview.headers {
+        assert_hidden(secrets, &format!("the preview header {name}"), value);
+    }
+    if let Some(body) = &preview.body {
+        assert_hidden(secrets, "the preview body", body);
+    }
+}
+
+pub fn assert_diagnostics_hidden<S: AsRef<str>>(secrets: &[S], diagnostics: &[Diagnostic]) {
+    for d in diagnostics {
+        assert_hidden(secrets, "a diagnostic's path", &d.path);
+        assert_hidden(secrets, "a diagnostic's message", &d.message);
+    }
+}
+
+/// A secret inserted into the URL's path or query is percent-encoded there, and decoding is all
+/// it takes to read it. Only for URLs whose literal text has no `%` escapes of its own (or a
+/// definition's `/%41` would "reveal" a secret `A`).
+pub fn assert_url_decoded_hidden<S: AsRef<str>>(secrets: &[S], preview: &RequestPreview) {
+    let decoded = percent_decode_str(&preview.url).decode_utf8_lossy();
+    assert_hidden(secrets, "the percent-decoded preview URL", &decoded);
+}
