@@ -56,7 +56,7 @@ from urllib.parse import urlsplit
 
 import wasmtime._ffi as wasmtime_ffi
 from host import ComponentTrap, TaskHost, TaskInput
-from test_request import wait_until_ready
+from test_request import standin_process
 from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker
 
@@ -71,7 +71,6 @@ TWIGGY = REPO / ".tools/bin/twiggy"
 WASM_TOOLS = REPO / ".tools/bin/wasm-tools"
 CRITERION = REPO / "target/criterion/render"
 OUT = REPO / "target/bench"
-STANDIN = REPO / "scripts/standin.py"
 FIXTURES = REPO / "fixtures"
 
 # The stand-in accepts any `dop_v1_` token of 8 or more further characters.
@@ -719,16 +718,8 @@ class StandInProcess:
 @contextmanager
 def standin() -> Iterator[StandInProcess]:
     """scripts/standin.py in a process of its own: its work must not take the host's GIL."""
-    process = subprocess.Popen([sys.executable, str(STANDIN), "--port", "0"], stdout=subprocess.PIPE, text=True)
-    try:
-        yield StandInProcess(wait_until_ready(process), process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with standin_process() as (url, process):
+        yield StandInProcess(url, process)
 
 
 @dataclass

@@ -184,13 +184,21 @@ def build_component() -> None:
 @contextmanager
 def standin() -> Iterator[str]:
     """Runs scripts/standin.py on a free port and yields its base URL; stops it on exit."""
+    with standin_process() as (url, _):
+        yield url
+
+
+@contextmanager
+def standin_process() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """scripts/standin.py in a process of its own on a free port: yields its base URL and the
+    process (whose CPU time the benchmarks read); stops it on exit."""
     if not STANDIN.exists():
         raise ToolError(f"{STANDIN.relative_to(REPO)} is missing")
     process = subprocess.Popen(
         [sys.executable, str(STANDIN), "--port", "0"], stdout=subprocess.PIPE, text=True
     )
     try:
-        yield wait_until_ready(process)
+        yield wait_until_ready(process), process
     finally:
         process.terminate()
         try:

@@ -25,15 +25,8 @@ fn reference(query: &str) -> Option<JsonPath> {
 fn documents() -> Vec<Value> {
     vec![
         // RFC 9535 §1.5.
-        json!({ "store": {
-            "book": [
-                { "category": "reference", "author": "Nigel Rees", "title": "Sayings of the Century", "price": 8.95 },
-                { "category": "fiction", "author": "Evelyn Waugh", "title": "Sword of Honour", "price": 12.99 },
-                { "category": "fiction", "author": "Herman Melville", "title": "Moby Dick", "isbn": "0-553-21311-3", "price": 8.99 },
-                { "category": "fiction", "author": "J. R. R. Tolkien", "title": "The Lord of the Rings", "isbn": "0-395-19395-8", "price": 22.99 }
-            ],
-            "bicycle": { "color": "red", "price": 399 }
-        }}),
+        serde_json::from_str(include_str!("../fixtures/jsonpath-rfc9535-example.json"))
+            .expect("the RFC's example is JSON"),
         json!({
             "a": [3, 5, 1, 2, 4, 6, { "b": "j" }, { "b": "k" }, { "b": {} }, { "b": "kilo" }],
             "b": { "a": 1, "b": "x", "c": [1, 2], "d": null, "e": true, "f": false, "g": 1.5, "h": -0.0 },
