@@ -73,10 +73,6 @@ pub const MAX_DEFINITION_BYTES: usize = 1024 * 1024;
 pub const MAX_PARAMETERS_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_PLACEHOLDERS: usize = 1000;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// The definition and the parameters each nest at most 128 levels (serde_json's limit), but a
-/// placeholder deep in the body can insert a deep parameter value: the rendered body is held
-/// to the same 128 levels, which JSON parsers (the API's, the engine's) accept.
-pub const MAX_BODY_NESTING: usize = 128;
 
 /// Timeouts above an hour are refused: a step that waits longer is stuck, not slow.
 const MAX_TIMEOUT_SECONDS: u64 = 3600;
@@ -248,19 +244,6 @@ fn build_request(
             None
         }
     };
-    let body = body.filter(|body| {
-        let depth = nesting(body);
-        if depth > MAX_BODY_NESTING {
-            diagnostics.error(
-                BODY_PATH,
-                format!(
-                    "renders to JSON nested {depth} levels deep; at most {MAX_BODY_NESTING} \
-                     are sent (a placeholder inserted a deeply nested parameter)"
-                ),
-            );
-        }
-        depth <= MAX_BODY_NESTING
-    });
     if let Some(body) = &body {
         collect_body_secrets(operation, body, secrets);
         validate_body(operation, body, BODY_PATH, diagnostics);
@@ -394,22 +377,6 @@ fn read_timeouts(
         first_byte: Duration::from_secs(read),
         between_bytes: Duration::from_secs(read),
     }
-}
-
-/// How many arrays and objects deep `value` nests (a scalar: 0), without recursion.
-fn nesting(value: &Value) -> usize {
-    let mut deepest = 0;
-    let mut pending = vec![(value, 0)];
-    while let Some((value, depth)) = pending.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match value {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(members) => Box::new(members.values()),
-            _ => continue,
-        };
-        deepest = deepest.max(depth + 1);
-        pending.extend(children.map(|child| (child, depth + 1)));
-    }
-    deepest
 }
 
 /// The definition's headers rendered and checked, then `Content-Type` and `Authorization`
@@ -929,7 +896,8 @@ mod tests {
             deep_parameters["deep"] = deep_value(levels);
             let r = render_request(&OP, &input(&deep_body, &deep_parameters));
             let found = r.diagnostics.to_vec().into_iter().find(|d| {
-                d.path == "httpRequest.body" && d.message.contains("nested 129 levels deep")
+                d.path == "httpRequest.body.spec.workload_config.a"
+                    && d.message.contains("nested 129 levels deep")
             });
             assert_eq!(
                 found.is_some(),
@@ -939,8 +907,6 @@ mod tests {
             );
             assert_eq!(r.request.is_none(), refused, "{levels}");
         }
-        assert_eq!(nesting(&json!(1)), 0);
-        assert_eq!(nesting(&json!({"a": [1, {"b": {}}], "c": []})), 4);
     }
 
     #[test]

@@ -21,6 +21,12 @@ pub const MAX_EXPRESSION_LEN: usize = 1024;
 /// hold the step for minutes: at a few nanoseconds a visit this is tens of milliseconds.
 pub const MAX_RENDER_VISITS: u64 = 8_000_000;
 
+/// How deeply rendered JSON may nest. The definition and the parameters each stop at 128
+/// levels (serde_json's limit), but a placeholder deep in the body can insert a deep parameter
+/// value: the rendered body is held to the same 128 levels, which JSON parsers (the API's, the
+/// engine's) accept.
+pub const MAX_NESTING: usize = 128;
+
 /// The task's parameters, with what keeps evaluating their placeholders bounded: the
 /// document's shape (measured once, on the first query that needs it) and the visits left.
 pub struct Parameters<'p> {
@@ -314,13 +320,30 @@ pub fn render_json(
     path: &str,
     diagnostics: &mut Diagnostics,
 ) -> Option<Value> {
+    render_value(template, parameters, path, 0, diagnostics)
+}
+
+/// `render_json` for a value inside `outer` arrays and objects.
+fn render_value(
+    template: &Value,
+    parameters: &Parameters,
+    path: &str,
+    outer: usize,
+    diagnostics: &mut Diagnostics,
+) -> Option<Value> {
     match template {
-        Value::String(text) => render_json_string(text, parameters, path, diagnostics),
+        Value::String(text) => render_json_string(text, parameters, path, outer, diagnostics),
         Value::Array(items) => {
             let mut out = Vec::with_capacity(items.len());
             let mut ok = true;
             for (i, item) in items.iter().enumerate() {
-                match render_json(item, parameters, &join_index(path, i), diagnostics) {
+                match render_value(
+                    item,
+                    parameters,
+                    &join_index(path, i),
+                    outer + 1,
+                    diagnostics,
+                ) {
                     Some(v) => out.push(v),
                     None => ok = false,
                 }
@@ -337,7 +360,7 @@ pub fn render_json(
                 } else {
                     Some(key.clone())
                 };
-                let value = render_json(member, parameters, &member_path, diagnostics);
+                let value = render_value(member, parameters, &member_path, outer + 1, diagnostics);
                 match (key, value) {
                     (Some(k), Some(v)) => {
                         out.insert(k, v);
@@ -355,6 +378,7 @@ fn render_json_string(
     text: &str,
     parameters: &Parameters,
     path: &str,
+    outer: usize,
     diagnostics: &mut Diagnostics,
 ) -> Option<Value> {
     if !text.contains("${") {
@@ -369,6 +393,21 @@ fn render_json_string(
     };
     if let Some(expression) = template.sole_placeholder() {
         return match select(expression, parameters) {
+            // Only an inserted array or object can nest the result deeper than the template.
+            Ok(value @ (Value::Array(_) | Value::Object(_)))
+                if outer + nesting(value) > MAX_NESTING =>
+            {
+                diagnostics.error(
+                    path,
+                    format!(
+                        "placeholder `${{{}}}` inserts JSON that leaves the body nested {} levels \
+                         deep; at most {MAX_NESTING} are sent",
+                        abbreviate(expression, 80),
+                        outer + nesting(value)
+                    ),
+                );
+                None
+            }
             Ok(value) => Some(value.clone()),
             Err(problem) => {
                 diagnostics.error(path, problem);
@@ -385,6 +424,23 @@ fn render_json_string(
             None
         }
     }
+}
+
+/// How many arrays and objects deep `value` nests (a scalar: 0), without recursion.
+fn nesting(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(value, 0)];
+    while let Some((value, depth)) = pending.pop() {
+        match value {
+            Value::Array(items) => pending.extend(items.iter().map(|child| (child, depth + 1))),
+            Value::Object(members) => {
+                pending.extend(members.values().map(|child| (child, depth + 1)))
+            }
+            _ => continue,
+        }
+        deepest = deepest.max(depth + 1);
+    }
+    deepest
 }
 
 #[cfg(test)]
@@ -588,6 +644,12 @@ mod tests {
             &mut d,
         );
         assert_eq!(one, Some(json!(7)), "{:?}", d.to_vec());
+    }
+
+    #[test]
+    fn nesting_counts_arrays_and_objects() {
+        assert_eq!(nesting(&json!(1)), 0);
+        assert_eq!(nesting(&json!({"a": [1, {"b": {}}], "c": []})), 4);
     }
 
     #[test]
