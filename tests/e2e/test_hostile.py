@@ -131,7 +131,7 @@ def capped_host():
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_hostile_input_is_invalid_with_a_path(capped_host, name):
+def test_hostile_input_is_invalid_with_a_path(harness, capped_host, name):
     task_input, path, needle = CASES[name]
     started = time.monotonic()
     try:
@@ -145,5 +145,8 @@ def test_hostile_input_is_invalid_with_a_path(capped_host, name):
     assert match, errors[:3]
     message = match[0]["message"].replace("|", "\\|")
     ROWS.append(f"| {name} | `{path}` | {message[:80]}{'…' if len(message) > 80 else ''} | {elapsed_ms:.0f} ms |")
-    failure = capped_host.execute(task_input)["err"]
-    assert (failure["kind"], failure["retryable"]) == ("invalid-request", False)
+    failed = capped_host.execute(task_input)
+    assert (failed["err"]["kind"], failed["err"]["retryable"]) == ("invalid-request", False)
+    # Both results join the secret scan (test_secret_scan.py), and are checked here already.
+    harness.check_secrets("test_request", result, [API_TOKEN])
+    harness.check_secrets("execute", failed, [API_TOKEN])
