@@ -251,7 +251,6 @@ fn build_request(
 
     let headers = render_headers(http_request, parameters, input, diagnostics, secrets)?;
     let (url, body) = (url?, body?);
-    // Serializing a `Value` cannot fail (its keys are strings).
     let body = json_text(&body);
     if body.len() > MAX_BODY_BYTES {
         diagnostics.error(

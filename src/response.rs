@@ -133,6 +133,23 @@ impl<'r> Reply<'r> {
         Value::Object(output)
     }
 
+    /// The body's text with every secret masked, in whatever spelling the server chose.
+    fn masked_text(&self, secrets: &SecretSet) -> Cow<'_, str> {
+        match (&self.response.body_end, &self.json) {
+            (BodyEnd::OverLimit, _) => secrets.mask_cut_str(&self.text),
+            // A server may spell any character of a string as an escape (`\u0061`, `\/`);
+            // masking text cannot know every spelling, so a JSON body with escapes is shown as
+            // written again from its masked values (and masked as text again: a secret such as
+            // `":"` may be spelled by the JSON syntax itself).
+            (_, Some(json)) if !secrets.is_empty() && self.text.contains('\\') => {
+                let mut json = json.clone();
+                secrets.mask_json(&mut json);
+                Cow::Owned(secrets.mask_str(&json_text(&json)).into_owned())
+            }
+            _ => secrets.mask_str(&self.text),
+        }
+    }
+
     /// The editor's view: masked, at most `DISPLAY_LIMIT` of body, nothing of a body that
     /// broke off (it may end inside a secret).
     pub fn view(&self, secrets: &SecretSet) -> ResponseView {
@@ -145,21 +162,7 @@ impl<'r> Reply<'r> {
         let (body, truncated) = match self.response.body_end {
             BodyEnd::Failed(_) => (String::new(), false),
             BodyEnd::Complete | BodyEnd::OverLimit => {
-                let masked = match &self.json {
-                    _ if self.response.body_end == BodyEnd::OverLimit => {
-                        secrets.mask_cut_str(&self.text)
-                    }
-                    // A server may spell any character of a string as an escape (`\u0061`,
-                    // `\/`); masking text cannot know every spelling, so a JSON body with
-                    // escapes is shown as written again from its masked values (and masked as
-                    // text again: a secret such as `":"` may be spelled by the JSON syntax).
-                    Some(json) if !secrets.is_empty() && self.text.contains('\\') => {
-                        let mut json = json.clone();
-                        secrets.mask_json(&mut json);
-                        Cow::Owned(secrets.mask_str(&json_text(&json)).into_owned())
-                    }
-                    _ => secrets.mask_str(&self.text),
-                };
+                let masked = self.masked_text(secrets);
                 let shown = cut_at_char_boundary(&masked, DISPLAY_LIMIT);
                 let truncated =
                     shown.len() < masked.len() || self.response.body_end == BodyEnd::OverLimit;
