@@ -55,8 +55,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import wasmtime._ffi as wasmtime_ffi
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / d) for d in ("hosts/python", "standin")]
 from host import ComponentTrap, TaskHost, TaskInput
-from test_request import standin_process
+from launcher import running_standin
 from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker
 
@@ -655,7 +657,7 @@ def measure_cold_path(report: Report, sizes: Sizes) -> None:
     report.add("serialized component (native code)", f"{len(encoded) / KIB:,.0f} KiB")
     report.add("deserialize (best)", ms(deserialize_s))
 
-    # What TaskHost does per call with fresh_instance=True (scripts/host.py, _instantiate).
+    # What TaskHost does per call with fresh_instance=True (hosts/python/host.py, _instantiate).
     linker = new_linker(engine)
     instantiate: list[float] = []
     drop: list[float] = []
@@ -717,8 +719,9 @@ class StandInProcess:
 
 @contextmanager
 def standin() -> Iterator[StandInProcess]:
-    """scripts/standin.py in a process of its own: its work must not take the host's GIL."""
-    with standin_process() as (url, process):
+    """standin/standin.py in a process of its own: its work must not take the host's GIL."""
+    with running_standin() as api:
+        url, process = api.url, api.process
         yield StandInProcess(url, process)
 
 

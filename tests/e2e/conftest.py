@@ -1,5 +1,5 @@
-"""End-to-end harness: the built component in wasmtime (scripts/host.py) against the local
-stand-in of the API (scripts/standin.py), started once per session on loopback.
+"""End-to-end harness: the built component in wasmtime (hosts/python/host.py) against the local
+stand-in of the API (standin/standin.py), started once per session on loopback.
 
 Every call goes through `Harness.call`, which also checks, for every test:
   - the number of POSTs the stand-in received for that call (exactly one, or none when the
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import sys
 import urllib.request
 import uuid
@@ -24,9 +23,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 WASM = REPO / "target" / "wasm32-wasip2" / "release" / "do_dedicated_inference_task.wasm"
-sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "hosts" / "python"))
+sys.path.insert(0, str(REPO / "standin"))
 
 from host import ComponentTrap, TaskHost  # noqa: E402
+from launcher import running_standin  # noqa: E402
 
 API_TOKEN = "dop_v1_e2e5f0c1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d"
 HF_TOKEN = "hf_e2eGatedModelTokenZ9Y8X7W6V5"
@@ -43,26 +44,15 @@ def unique_name(prefix: str = "e2e") -> str:
 
 
 class StandIn:
-    def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(REPO / "scripts" / "standin.py"), "--port", "0"],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        line = self.process.stdout.readline().strip()
-        if not line.startswith("READY "):
-            self.process.kill()
-            raise RuntimeError(f"stand-in did not start: {line!r}")
-        self.url = line.split(" ", 1)[1]
+    """The stand-in, running in a process of its own, and what it recorded."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
 
     def records(self, call_id: str | None = None) -> list[dict]:
         with urllib.request.urlopen(f"{self.url}/__standin/requests") as answer:
             records = json.load(answer)
         return [r for r in records if call_id is None or r.get("call_id") == call_id]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 def free_port() -> int:
@@ -201,9 +191,8 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def standin():
-    server = StandIn()
-    yield server
-    server.stop()
+    with running_standin() as api:
+        yield StandIn(api.url)
 
 
 @pytest.fixture(scope="session")

@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-import standin  # scripts/ is on sys.path: see conftest.py
+import standin  # standin/ is on sys.path: see conftest.py
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "standin.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "standin" / "standin.py"
 PATH = "/v2/dedicated-inferences"
 TOKEN = "dop_v1_" + "c0ffee" * 8
 HF_TOKEN = "hf_standinGatedModelToken0123456789"

@@ -1,7 +1,7 @@
 """Test request: renders, sends and reports one request through the component, as the
 workflow editor's "Test request" button does.
 
-By default the request goes to the local stand-in of the API (scripts/standin.py); with
+By default the request goes to the local stand-in of the API (standin/standin.py); with
 --real it goes to https://api.digitalocean.com and an accepted request creates a real,
 billed dedicated inference. Run it as scripts/test-request, which installs the tools first.
 Exit status: 0 when the outcome is accepted or succeeded, 1 for any other outcome, 2 for a
@@ -13,12 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -27,12 +25,14 @@ from pathlib import Path
 
 from wasmtime import WasmtimeError
 
-from host import ComponentTrap, Header, RequestTestResult, TaskHost
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "standin"))
+
+from host import ComponentTrap, Header, RequestTestResult, TaskHost  # noqa: E402
+from launcher import StandInError, running_standin  # noqa: E402
+
 WASM = REPO / "target/wasm32-wasip2/release/do_dedicated_inference_task.wasm"
-STANDIN = REPO / "scripts/standin.py"
-STANDIN_READY_TIMEOUT_S = 15
 # The stand-in accepts any `dop_v1_` token of 8 or more further characters.
 DEMO_TOKEN = "dop_v1_standin" + "0" * 57
 MASK = "••••••••"
@@ -183,51 +183,12 @@ def build_component() -> None:
 
 @contextmanager
 def standin() -> Iterator[str]:
-    """Runs scripts/standin.py on a free port and yields its base URL; stops it on exit."""
-    with standin_process() as (url, _):
-        yield url
-
-
-@contextmanager
-def standin_process() -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """scripts/standin.py in a process of its own on a free port: yields its base URL and the
-    process (whose CPU time the benchmarks read); stops it on exit."""
-    if not STANDIN.exists():
-        raise ToolError(f"{STANDIN.relative_to(REPO)} is missing")
-    process = subprocess.Popen(
-        [sys.executable, str(STANDIN), "--port", "0"], stdout=subprocess.PIPE, text=True
-    )
+    """The stand-in on a free loopback port; yields its base URL and stops it on exit."""
     try:
-        yield wait_until_ready(process), process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_until_ready(process: subprocess.Popen[str]) -> str:
-    """The URL of the stand-in's `READY <url>` line."""
-    ready: queue.Queue[str | None] = queue.Queue()
-
-    def read_output() -> None:
-        # Reads to the end, past READY too, so that the stand-in never blocks on a full pipe.
-        assert process.stdout is not None
-        for line in process.stdout:
-            if line.startswith("READY "):
-                ready.put(line.split()[1].rstrip("/"))
-        ready.put(None)
-
-    threading.Thread(target=read_output, daemon=True).start()
-    try:
-        url = ready.get(timeout=STANDIN_READY_TIMEOUT_S)
-    except queue.Empty:
-        raise ToolError(f"the stand-in was not ready within {STANDIN_READY_TIMEOUT_S} s") from None
-    if url is None:
-        raise ToolError(f"the stand-in exited with status {process.wait()} before it was ready")
-    return url
+        with running_standin() as api:
+            yield api.url
+    except StandInError as error:
+        raise ToolError(str(error)) from error
 
 
 def point_at(definition: str, base_url: str) -> str:

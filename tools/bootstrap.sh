@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the project's scripts and tests need, all inside the work tree or rustup:
-# the wasm32-wasip2 target and a .venv with scripts/requirements.txt. Idempotent; prints
+# the wasm32-wasip2 target and a .venv with tools/requirements.txt. Idempotent; prints
 # nothing when there is nothing to do, and only to stderr otherwise.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=$repo/.venv
-requirements=$repo/scripts/requirements.txt
+requirements=$repo/tools/requirements.txt
 # The hash of the requirements last installed, so that an edit triggers a reinstall.
 stamp=$venv/requirements.sha256
 
@@ -26,7 +26,7 @@ fi
 wanted=$(python3 -c 'import hashlib, pathlib, sys
 print(hashlib.sha256(pathlib.Path(sys.argv[1]).read_bytes()).hexdigest())' "$requirements")
 if [[ $(cat "$stamp" 2>/dev/null) != "$wanted" ]]; then
-    echo "bootstrap: installing scripts/requirements.txt into .venv" >&2
+    echo "bootstrap: installing tools/requirements.txt into .venv" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements" >&2
     echo "$wanted" >"$stamp"
 fi
