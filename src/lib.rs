@@ -3,8 +3,23 @@
 //! This file is the component boundary only: WIT bindings and conversions. The logic is in
 //! plain modules that build and test natively.
 
+// No unsafe code: forbidden outright in the native build (all the logic), and in the
+// component denied everywhere but the module wit-bindgen generates (ABI glue, unsafe by nature).
+#![cfg_attr(not(target_arch = "wasm32"), forbid(unsafe_code))]
+#![cfg_attr(target_arch = "wasm32", deny(unsafe_code))]
+#![deny(unreachable_pub)]
+// A trap kills a workflow step with no explanation: outside tests, nothing may panic.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub mod diagnostic;
-pub mod http_syntax;
 pub mod json;
 pub mod jsonpath;
 pub mod operation;
@@ -15,6 +30,8 @@ pub mod secrets;
 pub mod summary;
 pub mod task;
 pub mod template;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod transport;
 pub mod url;
 pub mod validate;
@@ -23,6 +40,7 @@ pub mod validate;
 mod wasi_http;
 
 #[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)]
 mod component {
     use std::time::SystemTime;
 

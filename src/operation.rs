@@ -57,9 +57,16 @@ pub enum Note {
     ReadOnly,
     /// Everything below is secret and masked in every output.
     Secret,
-    /// Secret, accepted under a spelling other than the documented one (`alias_of`).
+    /// Secret, accepted under a spelling other than the documented one, for the reason `why`.
     SecretAlias {
         documented: &'static str,
+        why: &'static str,
+    },
+    /// Optional, but expected when the sibling `field` is `value`: missing earns a warning.
+    ExpectedWhen {
+        field: &'static str,
+        value: &'static str,
+        why: &'static str,
     },
 }
 
@@ -75,42 +82,105 @@ pub struct BodyField {
     pub note: Note,
 }
 
+impl BodyField {
+    /// Everything below this field is secret.
+    pub fn is_secret(&self) -> bool {
+        matches!(self.note, Note::Secret | Note::SecretAlias { .. })
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct HeaderField {
     pub name: &'static str,
     pub required: bool,
     pub description: &'static str,
+    /// Sent when the definition does not set the header.
     pub default_value: Option<&'static str>,
+    /// Sent, when the definition does not set the header, as this prefix and the value of this
+    /// secret (trimmed): `("token", "Bearer ")`.
+    pub from_secret: Option<(&'static str, &'static str)>,
+}
+
+/// What the operation's answers look like, for reading them.
+#[derive(Debug)]
+pub struct Answer {
+    /// The member of a success body that holds the resource: `dedicated_inference`.
+    pub resource_member: &'static str,
+    /// Where the resource's name is inside it, first match wins: `spec.name`, then `name`.
+    pub name_paths: &'static [&'static str],
+    /// The resource's own path (`{id}` is its id).
+    pub item_path: &'static str,
+    /// Status values that mean "still getting there" and "failed for good".
+    pub pending_statuses: &'static [&'static str],
+    pub failed_statuses: &'static [&'static str],
+    /// A value the API returns only once, in a success answer.
+    pub one_time_secret: Option<OneTimeSecret>,
+    /// How the API says that a create's name is taken (a 409 or 422 whose error body says so).
+    pub name_taken: NameTaken,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct OneTimeSecret {
+    /// The status of the answers that carry it.
+    pub status: u16,
+    /// Its dotted path in the success body, also its name in `revealed-secrets`: `token.value`.
+    pub path: &'static str,
+    /// What it is, in sentences: "a token for the new endpoint".
+    pub what: &'static str,
+}
+
+/// A taken name is recognised by the error body, not by the status alone: 422 also means
+/// "invalid body". `ids` are error ids (`{"id": "conflict"}`); a message matches when it
+/// contains one of `words` and one of `subjects` (case-insensitive).
+#[derive(Clone, Copy, Debug)]
+pub struct NameTaken {
+    pub statuses: &'static [u16],
+    pub ids: &'static [&'static str],
+    pub words: &'static [&'static str],
+    pub subjects: &'static [&'static str],
+}
+
+/// The operation in sentences, for summaries and messages. `{item}` stands for the resource's
+/// own path with its id.
+#[derive(Debug)]
+pub struct Texts {
+    /// Who answers: "DigitalOcean".
+    pub provider: &'static str,
+    /// The resource: "dedicated inference".
+    pub resource: &'static str,
+    /// What the operation does to it, as a past participle: "created".
+    pub done: &'static str,
+    /// The scope the API token needs.
+    pub required_scope: &'static str,
+    /// How to find the resource when its answer was lost.
+    pub find: &'static str,
+    /// What to do after an accepted request, with the resource's status.
+    pub follow: &'static str,
+    /// How to replace the one-time secret when it was lost or left out.
+    pub replace_secret: &'static str,
+    /// Said after every success: what it costs and how to undo it.
+    pub after_success: &'static str,
+    /// Said with every answer that refuses a taken name.
+    pub name_taken: &'static str,
 }
 
 #[derive(Debug)]
 pub struct Operation {
-    pub method: &'static str,
+    pub method: http::Method,
+    /// Scheme and host of the API: requests elsewhere (other than loopback stand-ins) earn a
+    /// warning, since the API token would go there.
     pub server: &'static str,
-    /// Host of `server`: requests elsewhere (other than loopback stand-ins) earn a warning,
-    /// since the API token would go to that host.
-    pub host: &'static str,
     pub path: &'static str,
     pub summary: &'static str,
     pub description: &'static str,
     pub headers: &'static [HeaderField],
     pub body_fields: &'static [BodyField],
-    /// Who answers, in sentences: "DigitalOcean".
-    pub provider: &'static str,
-    /// The scope the API token needs.
-    pub required_scope: &'static str,
-    /// The resource's name in sentences: "dedicated inference".
-    pub resource: &'static str,
-    /// The member of a success body that holds the new resource.
-    pub resource_member: &'static str,
-    /// Where a success body carries a value returned only once, as a dotted path.
-    pub one_time_secret: Option<&'static str>,
-    /// The new resource's own path (`{id}` is its id): GET it to follow it, DELETE it to stop
-    /// paying for it.
-    pub resource_path: &'static str,
-    /// The engine's default timeouts when the definition sets none.
+    pub answer: Answer,
+    pub texts: Texts,
+    /// The engine's default timeouts when the definition sets none, in seconds.
     pub default_connect_timeout_s: u64,
     pub default_read_timeout_s: u64,
+    pub default_deadline_s: u64,
     pub default_definition: &'static str,
     pub example_parameters: &'static str,
 }
@@ -120,9 +190,31 @@ impl Operation {
         format!("{}{}", self.server, self.path)
     }
 
+    /// The host of `server`.
+    pub fn host(&self) -> &'static str {
+        let after_scheme = self
+            .server
+            .split_once("://")
+            .map_or(self.server, |(_, rest)| rest);
+        after_scheme
+            .split(['/', ':'])
+            .next()
+            .unwrap_or(after_scheme)
+    }
+
     /// The body field at a template path (`spec.vpc.uuid`, `spec.model_deployments[].model_id`).
     pub fn body_field(&self, template_path: &str) -> Option<&BodyField> {
         self.body_fields.iter().find(|f| f.path == template_path)
+    }
+
+    /// The resource's own path for `id`.
+    pub fn item_path(&self, id: &str) -> String {
+        self.answer.item_path.replace("{id}", id)
+    }
+
+    /// A `Texts` sentence with `{item}` filled in (`<its id>` when the id is unknown).
+    pub fn say(&self, text: &str, id: Option<&str>) -> String {
+        text.replace("{item}", &self.item_path(id.unwrap_or("<its id>")))
     }
 }
 
@@ -163,17 +255,20 @@ use FieldType::{ArrayOfObjects, Boolean, Integer, Object, OpenObject, String as 
 /// `POST /v2/dedicated-inferences`, from DigitalOcean's API reference (see README for the
 /// choices where the reference is silent).
 pub static CREATE_DEDICATED_INFERENCE: Operation = Operation {
-    method: "POST",
+    method: http::Method::POST,
     server: "https://api.digitalocean.com",
-    host: "api.digitalocean.com",
     path: "/v2/dedicated-inferences",
     summary: "Create a new Dedicated Inference",
     description: "Creates a Dedicated Inference (a GPU-backed LLM endpoint) for the caller's team. \
-        The answer 202 Accepted means the request was accepted for processing: it is neither \
-        success nor failure yet; the instance then moves through new/provisioning to active (or \
-        error). The response carries a token that is returned only on create: store it, it can \
-        never be read again. The resource is billed until it is deleted with \
-        DELETE /v2/dedicated-inferences/{id}. Requires an API token with the scope \
+        The answer 202 Accepted means the request was accepted for processing: the instance then \
+        moves through new and provisioning to active, or to error, which means it failed. Follow \
+        it with GET /v2/dedicated-inferences/{id}, or find it by name in GET \
+        /v2/dedicated-inferences (both need the scope dedicated_inference:read). The answer \
+        carries a token for the new endpoint that is returned only once: store it; a lost one is \
+        replaced with POST /v2/dedicated-inferences/{id}/tokens (scope \
+        dedicated_inference_tokens:create). The instance is billed until it is deleted with \
+        DELETE /v2/dedicated-inferences/{id} (scope dedicated_inference:delete; answers 202, \
+        then the status is deleting). Creating needs an API token with the scope \
         dedicated_inference:create.",
     headers: &[
         HeaderField {
@@ -181,6 +276,7 @@ pub static CREATE_DEDICATED_INFERENCE: Operation = Operation {
             required: true,
             description: "The media type of the body.",
             default_value: Some("application/json"),
+            from_secret: None,
         },
         HeaderField {
             name: "Authorization",
@@ -189,6 +285,7 @@ pub static CREATE_DEDICATED_INFERENCE: Operation = Operation {
                 dedicated_inference:create); added from the credentials' `token` secret unless \
                 the definition sets it.",
             default_value: None,
+            from_secret: Some(("token", "Bearer ")),
         },
     ],
     body_fields: &[
@@ -217,6 +314,7 @@ pub static CREATE_DEDICATED_INFERENCE: Operation = Operation {
             ),
             Note::SecretAlias {
                 documented: "access_tokens",
+                why: "DigitalOcean's Go client sends it",
             },
         ),
         field("spec", Object, true, "The deployment's configuration."),
@@ -276,6 +374,21 @@ pub static CREATE_DEDICATED_INFERENCE: Operation = Operation {
             ),
             &["hugging_face"],
         ),
+        with_note(
+            field(
+                "spec.model_deployments[].provider_model_id",
+                Text,
+                false,
+                "The model's id at its provider, e.g. the Hugging Face repository \
+                 `meta-llama/Llama-3.1-8B-Instruct`.",
+            ),
+            Note::ExpectedWhen {
+                field: "model_provider",
+                value: "hugging_face",
+                why: "DigitalOcean's Terraform provider documents it as required for Hugging \
+                      Face models, and its Go client always sends it",
+            },
+        ),
         field(
             "spec.model_deployments[].workload_config",
             OpenObject,
@@ -322,14 +435,39 @@ pub static CREATE_DEDICATED_INFERENCE: Operation = Operation {
             Note::ReadOnly,
         ),
     ],
-    provider: "DigitalOcean",
-    required_scope: "dedicated_inference:create",
-    resource: "dedicated inference",
-    resource_member: "dedicated_inference",
-    one_time_secret: Some("token.value"),
-    resource_path: "/v2/dedicated-inferences/{id}",
+    answer: Answer {
+        resource_member: "dedicated_inference",
+        name_paths: &["spec.name", "name"],
+        item_path: "/v2/dedicated-inferences/{id}",
+        pending_statuses: &["new", "provisioning", "updating"],
+        failed_statuses: &["error"],
+        one_time_secret: Some(OneTimeSecret {
+            status: 202,
+            path: "token.value",
+            what: "a token for the new endpoint",
+        }),
+        name_taken: NameTaken {
+            statuses: &[409, 422],
+            ids: &["conflict", "already_exists", "name_taken"],
+            words: &["already", "taken", "exists", "in use", "duplicate"],
+            subjects: &["name"],
+        },
+    },
+    texts: Texts {
+        provider: "DigitalOcean",
+        resource: "dedicated inference",
+        done: "created",
+        required_scope: "dedicated_inference:create",
+        find: "look for it by its spec.name with GET /v2/dedicated-inferences",
+        follow: "Follow it with GET {item} until its status is active; error means it failed.",
+        replace_secret: "mint a new one with POST {item}/tokens",
+        after_success: "It is billed until it is deleted with DELETE {item}.",
+        name_taken: "Names are unique within the team: the name may have been taken by an \
+                     earlier attempt of this same step, so running the step again will not help.",
+    },
     default_connect_timeout_s: 5,
     default_read_timeout_s: 10,
+    default_deadline_s: 60,
     default_definition: include_str!("../fixtures/definition.json"),
     example_parameters: include_str!("../fixtures/parameters.json"),
 };
@@ -361,6 +499,7 @@ mod tests {
         let op = &CREATE_DEDICATED_INFERENCE;
         let def: serde_json::Value = serde_json::from_str(op.default_definition).unwrap();
         assert_eq!(def["httpRequest"]["url"], op.url());
+        assert_eq!(op.host(), "api.digitalocean.com");
         assert!(
             serde_json::from_str::<serde_json::Value>(op.example_parameters)
                 .unwrap()

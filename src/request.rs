@@ -1,16 +1,17 @@
 //! From a task definition and parameters to the exact request that goes on the wire:
-//! read the definition, render URL, headers and body, add the default headers, validate.
+//! read the definition, render URL, headers and body within their limits, add the operation's
+//! default headers, validate.
 
 use std::time::Duration;
 
+use http::{HeaderName, HeaderValue, Method, header};
 use serde_json::{Map, Value};
 
 use crate::diagnostic::{Diagnostics, join_key};
-use crate::http_syntax::{is_field_value, is_token};
-use crate::json::json_text;
-use crate::operation::{Note, Operation};
+use crate::json::{JsonLimits, json_text, parse_bounded};
+use crate::operation::Operation;
 use crate::secrets::SecretSet;
-use crate::template::{Parameters, abbreviate, json_kind, render_json, render_text};
+use crate::template::{JsonBudget, Parameters, abbreviate, json_kind, render_json, render_text};
 use crate::transport::{Timeouts, WireRequest};
 use crate::url::render_url;
 use crate::validate::validate_body;
@@ -23,8 +24,15 @@ pub struct TaskInput {
     pub secrets: Vec<(String, String)>,
 }
 
-/// The secret that carries the API token.
-pub const TOKEN_SECRET: &str = "token";
+/// What `execute`'s output carries of the value the API returns once (`returnedToken`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReturnedSecret {
+    /// The workflow stores it from the step output (the default).
+    #[default]
+    Include,
+    /// Engines keep step outputs in their run history: leave its value out.
+    Omit,
+}
 
 /// The result of rendering: the request when it could be built (even with validation errors,
 /// so that the editor can show it), every diagnostic, and every secret to mask.
@@ -33,6 +41,7 @@ pub struct Rendering {
     pub request: Option<WireRequest>,
     pub diagnostics: Diagnostics,
     pub secrets: SecretSet,
+    pub returned_secret: ReturnedSecret,
 }
 
 impl Rendering {
@@ -52,6 +61,8 @@ const TOP_LEVEL_FIELDS: &[&str] = &[
     "retry",
     "connectionTimeoutSeconds",
     "readTimeoutSeconds",
+    "deadlineSeconds",
+    "returnedToken",
 ];
 const HTTP_REQUEST_FIELDS: &[&str] = &["url", "method", "headers", "body"];
 
@@ -68,11 +79,26 @@ const TRANSPORT_HEADERS: &[&str] = &[
 ];
 
 /// Input bounds: a real definition is a few KB with a dozen placeholders; these keep a
-/// hostile or runaway input to bounded time and memory, with a clear diagnostic.
-pub const MAX_DEFINITION_BYTES: usize = 1024 * 1024;
-pub const MAX_PARAMETERS_BYTES: usize = 4 * 1024 * 1024;
+/// hostile or runaway input to bounded time and memory (a 64 MiB guest handles the worst of
+/// each at once), with a clear diagnostic.
+pub const DEFINITION_LIMITS: JsonLimits = JsonLimits {
+    max_bytes: 1024 * 1024,
+    max_values: 100_000,
+};
+pub const PARAMETERS_LIMITS: JsonLimits = JsonLimits {
+    max_bytes: 4 * 1024 * 1024,
+    max_values: 200_000,
+};
 pub const MAX_PLACEHOLDERS: usize = 1000;
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The rendered body, checked as it is produced.
+pub const BODY_BUDGET: JsonBudget = JsonBudget {
+    bytes: 1024 * 1024,
+    values: 100_000,
+};
+/// One header value, and all headers together (names, values): what common HTTP servers and
+/// front ends accept, and well within what wasi:http hosts send.
+pub const MAX_HEADER_VALUE_BYTES: usize = 16 * 1024;
+pub const MAX_HEADER_SECTION_BYTES: usize = 64 * 1024;
 
 /// Timeouts above an hour are refused: a step that waits longer is stuck, not slow.
 const MAX_TIMEOUT_SECONDS: u64 = 3600;
@@ -87,70 +113,59 @@ const BODY_PATH: &str = "httpRequest.body";
 pub fn render_request(operation: &Operation, input: &TaskInput) -> Rendering {
     let mut diagnostics = Diagnostics::new();
     let mut secrets = SecretSet::new();
-    for (_, value) in &input.secrets {
-        secrets.add(value);
+    for (name, value) in &input.secrets {
+        if let Err(refused) = secrets.add(value) {
+            diagnostics.error(join_key("secrets", name), refused.to_string());
+        }
     }
-    let definition = parse_json(
+    let definition = parse_object(
         &input.definition,
         DEFINITION,
         "{...} task definition",
-        MAX_DEFINITION_BYTES,
+        DEFINITION_LIMITS,
         &mut diagnostics,
     )
     .filter(|_| check_placeholder_count(&input.definition, &mut diagnostics));
     let parameters = if input.parameters.trim().is_empty() {
         Some(Value::Object(Map::new()))
     } else {
-        parse_json(
+        parse_object(
             &input.parameters,
             PARAMETERS,
             "{...} object of parameters",
-            MAX_PARAMETERS_BYTES,
+            PARAMETERS_LIMITS,
             &mut diagnostics,
         )
     };
-    let (Some(definition), Some(parameters)) = (definition, parameters) else {
-        return Rendering {
-            request: None,
-            diagnostics,
-            secrets,
-        };
-    };
-    let request = build_request(
-        operation,
-        input,
-        &definition,
-        &Parameters::new(&parameters),
-        &mut diagnostics,
-        &mut secrets,
-    );
-    Rendering {
-        request,
+    let mut rendering = Rendering {
+        request: None,
         diagnostics,
         secrets,
+        returned_secret: ReturnedSecret::Include,
+    };
+    if let (Some(definition), Some(parameters)) = (definition, parameters) {
+        rendering.returned_secret = read_returned_secret(&definition, &mut rendering.diagnostics);
+        rendering.request = build_request(
+            operation,
+            input,
+            &definition,
+            &Parameters::new(&parameters),
+            &mut rendering.diagnostics,
+            &mut rendering.secrets,
+        );
     }
+    rendering
 }
 
-/// Parses `text` as a JSON object; otherwise an error at `path`.
-fn parse_json(
+/// Parses `text` as a JSON object within `limits`; otherwise an error at `path`.
+fn parse_object(
     text: &str,
     path: &str,
     expected: &str,
-    max_bytes: usize,
+    limits: JsonLimits,
     diagnostics: &mut Diagnostics,
 ) -> Option<Value> {
-    if text.len() > max_bytes {
-        diagnostics.error(
-            path,
-            format!(
-                "is {} bytes; at most {} are accepted",
-                text.len(),
-                max_bytes
-            ),
-        );
-        return None;
-    }
-    match serde_json::from_str::<Value>(text) {
+    match parse_bounded(text, limits) {
         Ok(value @ Value::Object(_)) => Some(value),
         Ok(other) => {
             diagnostics.error(
@@ -159,20 +174,8 @@ fn parse_json(
             );
             None
         }
-        // serde_json stops at 128 levels; say so plainly rather than "recursion limit".
-        Err(e) if e.to_string().starts_with("recursion limit exceeded") => {
-            diagnostics.error(
-                path,
-                format!(
-                    "nests deeper than 128 levels (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
-            );
-            None
-        }
-        Err(e) => {
-            diagnostics.error(path, format!("is not valid JSON: {e}"));
+        Err(problem) => {
+            diagnostics.error(path, problem.to_string());
             None
         }
     }
@@ -215,9 +218,13 @@ fn build_request(
     let method = read_method(operation, http_request, diagnostics);
 
     let url = match http_request.get("url") {
-        Some(Value::String(template)) => {
-            render_url(template, parameters, URL_PATH, operation.host, diagnostics)
-        }
+        Some(Value::String(template)) => render_url(
+            template,
+            parameters,
+            URL_PATH,
+            operation.host(),
+            diagnostics,
+        ),
         Some(other) => {
             diagnostics.error(
                 URL_PATH,
@@ -235,35 +242,46 @@ fn build_request(
     };
 
     let body = match http_request.get("body") {
-        Some(template) => render_json(template, parameters, BODY_PATH, diagnostics),
+        Some(template) => render_json(template, parameters, BODY_BUDGET, BODY_PATH, diagnostics),
         None => {
             diagnostics.error(
                 BODY_PATH,
-                "`body` is required for a POST: the JSON object to send",
+                format!(
+                    "`body` is required for a {}: the JSON object to send",
+                    operation.method
+                ),
             );
             None
         }
     };
     if let Some(body) = &body {
-        collect_body_secrets(operation, body, secrets);
-        validate_body(operation, body, BODY_PATH, diagnostics);
+        validate_body(operation, body, BODY_PATH, diagnostics, secrets);
     }
 
-    let headers = render_headers(http_request, parameters, input, diagnostics, secrets)?;
+    let headers = render_headers(
+        operation,
+        http_request,
+        parameters,
+        input,
+        diagnostics,
+        secrets,
+    )?;
     let (url, body) = (url?, body?);
     let body = json_text(&body);
-    if body.len() > MAX_BODY_BYTES {
+    // The budget bounds the body as it is produced; this holds the exact text to it too.
+    if body.len() > BODY_BUDGET.bytes {
         diagnostics.error(
             BODY_PATH,
             format!(
-                "renders to {} bytes; at most {MAX_BODY_BYTES} are sent",
-                body.len()
+                "renders to {} bytes; at most {} are sent",
+                body.len(),
+                BODY_BUDGET.bytes
             ),
         );
         return None;
     }
     let mut headers = headers;
-    headers.push(("Content-Length".to_string(), body.len().to_string()));
+    headers.push((header::CONTENT_LENGTH, HeaderValue::from(body.len())));
     Some(WireRequest {
         method,
         url,
@@ -277,7 +295,7 @@ fn build_request(
 fn check_placeholder_count(definition: &str, diagnostics: &mut Diagnostics) -> bool {
     let count = definition
         .match_indices("${")
-        .filter(|(at, _)| *at == 0 || definition.as_bytes()[at - 1] != b'$')
+        .filter(|(at, _)| *at == 0 || definition.as_bytes().get(at - 1) != Some(&b'$'))
         .count();
     if count > MAX_PLACEHOLDERS {
         diagnostics.error(
@@ -310,35 +328,27 @@ fn read_method(
     operation: &Operation,
     http_request: &Value,
     diagnostics: &mut Diagnostics,
-) -> String {
+) -> Method {
+    let expected = &operation.method;
     match http_request.get("method") {
-        Some(Value::String(m)) if m.eq_ignore_ascii_case(operation.method) => {
-            operation.method.to_string()
-        }
+        Some(Value::String(m)) if m.eq_ignore_ascii_case(expected.as_str()) => expected.clone(),
         Some(Value::String(m)) => {
             diagnostics.error(
                 METHOD_PATH,
-                format!(
-                    "this task performs {}, not `{}`",
-                    operation.method,
-                    abbreviate(m, 20)
-                ),
+                format!("this task performs {expected}, not `{}`", abbreviate(m, 20)),
             );
-            m.to_ascii_uppercase()
+            expected.clone()
         }
         Some(other) => {
             diagnostics.error(
                 METHOD_PATH,
                 format!("expected a string, found {}", json_kind(other)),
             );
-            operation.method.to_string()
+            expected.clone()
         }
         None => {
-            diagnostics.error(
-                METHOD_PATH,
-                format!("`method` is required: {}", operation.method),
-            );
-            operation.method.to_string()
+            diagnostics.error(METHOD_PATH, format!("`method` is required: {expected}"));
+            expected.clone()
         }
     }
 }
@@ -348,8 +358,8 @@ fn read_timeouts(
     definition: &Value,
     diagnostics: &mut Diagnostics,
 ) -> Timeouts {
-    let mut seconds = |name: &str, default: u64| -> u64 {
-        match definition.get(name) {
+    let mut seconds = |name: &str, default: u64| -> Duration {
+        let seconds = match definition.get(name) {
             None | Some(Value::Null) => default,
             Some(value) => match value.as_u64() {
                 Some(s) if (1..=MAX_TIMEOUT_SECONDS).contains(&s) => s,
@@ -357,36 +367,60 @@ fn read_timeouts(
                     diagnostics.error(
                         name,
                         format!(
-                            "expected an integer number of seconds from 1 to {MAX_TIMEOUT_SECONDS}, found {}",
+                            "expected an integer number of seconds from 1 to \
+                             {MAX_TIMEOUT_SECONDS}, found {}",
                             abbreviate(&json_text(value), 40)
                         ),
                     );
                     default
                 }
             },
-        }
+        };
+        Duration::from_secs(seconds)
     };
     let connect = seconds(
         "connectionTimeoutSeconds",
         operation.default_connect_timeout_s,
     );
     let read = seconds("readTimeoutSeconds", operation.default_read_timeout_s);
+    let deadline = seconds("deadlineSeconds", operation.default_deadline_s);
     Timeouts {
-        connect: Duration::from_secs(connect),
-        first_byte: Duration::from_secs(read),
-        between_bytes: Duration::from_secs(read),
+        connect,
+        first_byte: read,
+        between_bytes: read,
+        deadline,
     }
 }
 
-/// The definition's headers rendered and checked, then `Content-Type` and `Authorization`
-/// added when the definition does not set them. None when any header failed to render.
+fn read_returned_secret(definition: &Value, diagnostics: &mut Diagnostics) -> ReturnedSecret {
+    match definition.get("returnedToken") {
+        None | Some(Value::Null) => ReturnedSecret::Include,
+        Some(Value::String(s)) if s == "include" => ReturnedSecret::Include,
+        Some(Value::String(s)) if s == "omit" => ReturnedSecret::Omit,
+        Some(other) => {
+            diagnostics.error(
+                "returnedToken",
+                format!(
+                    "expected `include` or `omit`, found {}",
+                    abbreviate(&json_text(other), 40)
+                ),
+            );
+            ReturnedSecret::Include
+        }
+    }
+}
+
+/// The definition's headers rendered and checked, then the operation's default headers
+/// (`Content-Type`, `Authorization` from the `token` secret) added when the definition does
+/// not set them. None when any header failed.
 fn render_headers(
+    operation: &Operation,
     http_request: &Value,
     parameters: &Parameters,
     input: &TaskInput,
     diagnostics: &mut Diagnostics,
     secrets: &mut SecretSet,
-) -> Option<Vec<(String, String)>> {
+) -> Option<Vec<(HeaderName, HeaderValue)>> {
     let empty = Map::new();
     let templates = match http_request.get("headers") {
         None | Some(Value::Null) => &empty,
@@ -402,12 +436,13 @@ fn render_headers(
             &empty
         }
     };
-    let mut headers = Vec::with_capacity(templates.len() + 3);
+    let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(templates.len() + 3);
+    // Every name the definition sets, valid or not, so that no default replaces it.
+    let mut written: Vec<(HeaderName, String)> = Vec::new();
     let mut ok = true;
     for (name, template) in templates {
         let path = join_key(HEADERS_PATH, name);
-        let lower = name.to_ascii_lowercase();
-        if !is_token(name) {
+        let Ok(header_name) = HeaderName::from_bytes(name.as_bytes()) else {
             diagnostics.error(
                 &path,
                 format!(
@@ -417,8 +452,20 @@ fn render_headers(
             );
             ok = false;
             continue;
+        };
+        if let Some((_, first)) = written.iter().find(|(n, _)| *n == header_name) {
+            diagnostics.error(
+                &path,
+                format!(
+                    "`{name}` is already set at {first}: header names are case-insensitive, so \
+                     both would be sent"
+                ),
+            );
+            ok = false;
+            continue;
         }
-        if TRANSPORT_HEADERS.contains(&lower.as_str()) {
+        written.push((header_name.clone(), path.clone()));
+        if TRANSPORT_HEADERS.contains(&header_name.as_str()) {
             diagnostics.error(
                 &path,
                 format!("`{name}` is managed by the host's HTTP layer; remove it"),
@@ -426,7 +473,7 @@ fn render_headers(
             ok = false;
             continue;
         }
-        if lower == "content-length" {
+        if header_name == header::CONTENT_LENGTH {
             diagnostics.warning(
                 &path,
                 "`Content-Length` is computed from the rendered body; this value is ignored",
@@ -441,85 +488,152 @@ fn render_headers(
             ok = false;
             continue;
         };
-        match render_text(template, parameters, &path, diagnostics) {
-            Some(value) if check_header_value(&value, &path, diagnostics) => {
-                if lower == "authorization" {
-                    mask_credential(&value, secrets);
-                }
-                if lower == "content-type" {
+        let rendered = render_text(
+            template,
+            parameters,
+            MAX_HEADER_VALUE_BYTES,
+            &path,
+            diagnostics,
+        );
+        if let Some(text) = &rendered
+            && header_name == header::AUTHORIZATION
+        {
+            // Even when the value is refused below: it is a credential all the same.
+            register_credential(text, &path, secrets, diagnostics);
+        }
+        match rendered.and_then(|value| header_value(&value, &path, diagnostics)) {
+            Some(value) => {
+                if header_name == header::CONTENT_TYPE {
                     check_content_type(&value, &path, diagnostics);
                 }
-                headers.push((name.clone(), value));
+                headers.push((header_name, value));
             }
-            _ => ok = false,
+            None => ok = false,
         }
     }
-    let has = |headers: &[(String, String)], name: &str| {
-        headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
-    };
-    if !has(&headers, "content-type")
-        && !templates
-            .keys()
-            .any(|k| k.eq_ignore_ascii_case("content-type"))
-    {
-        headers.push(("Content-Type".into(), "application/json".into()));
-    }
-    if !templates
-        .keys()
-        .any(|k| k.eq_ignore_ascii_case("authorization"))
-    {
-        let token = input
-            .secrets
-            .iter()
-            .find(|(name, _)| name == TOKEN_SECRET)
-            .map(|(_, v)| v.trim());
-        match token {
-            Some(token) if !token.is_empty() => {
-                let value = format!("Bearer {token}");
-                let path = join_key("secrets", TOKEN_SECRET);
-                if check_header_value(&value, &path, diagnostics) {
-                    headers.push(("Authorization".into(), value));
-                } else {
-                    ok = false;
-                }
+    for field in operation.headers {
+        let Ok(name) = HeaderName::from_bytes(field.name.as_bytes()) else {
+            continue;
+        };
+        if written.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        if let Some(value) = field.default_value {
+            headers.push((name, HeaderValue::from_static(value)));
+        } else if let Some((secret, prefix)) = field.from_secret {
+            match header_from_secret(input, secret, prefix, diagnostics) {
+                Some(Some(value)) => headers.push((name, value)),
+                Some(None) => diagnostics.warning(
+                    join_key(HEADERS_PATH, field.name),
+                    format!(
+                        "no `{secret}` secret and no {} header: sending without credentials \
+                         (fine if the host adds them; otherwise the API answers 401)",
+                        field.name
+                    ),
+                ),
+                None => ok = false,
             }
-            _ => diagnostics.warning(
-                join_key(HEADERS_PATH, "Authorization"),
-                "no `token` secret and no Authorization header: sending without credentials \
-                 (fine if the host adds them; otherwise the API answers 401)",
+        }
+    }
+    let section: usize = headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    if section > MAX_HEADER_SECTION_BYTES {
+        diagnostics.error(
+            HEADERS_PATH,
+            format!(
+                "the headers take {section} bytes; at most {MAX_HEADER_SECTION_BYTES} are sent"
             ),
-        }
+        );
+        ok = false;
     }
     ok.then_some(headers)
 }
 
-/// Header values must not break the header block: CR/LF would inject headers.
-fn check_header_value(value: &str, path: &str, diagnostics: &mut Diagnostics) -> bool {
-    if value.contains(['\r', '\n']) {
+/// `prefix` + the trimmed value of the secret `name`: Some(None) when there is no such
+/// secret, None (with an error) when it cannot be a header value. A value with surrounding
+/// whitespace (a token read from a file keeps its newline) is sent trimmed, with a warning;
+/// masking covers the trimmed spelling too (`SecretSet`).
+fn header_from_secret(
+    input: &TaskInput,
+    name: &str,
+    prefix: &str,
+    diagnostics: &mut Diagnostics,
+) -> Option<Option<HeaderValue>> {
+    let Some((_, raw)) = input.secrets.iter().find(|(n, _)| n == name) else {
+        return Some(None);
+    };
+    let path = join_key("secrets", name);
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Some(None);
+    }
+    if trimmed.len() != raw.len() {
+        diagnostics.warning(
+            &path,
+            "has whitespace around it (a token read from a file keeps its line break); it is \
+             sent trimmed",
+        );
+    }
+    header_value(&format!("{prefix}{trimmed}"), &path, diagnostics).map(Some)
+}
+
+/// `value` as a header value, or an error at `path`: CR or LF would end the header and inject
+/// others, and no control character is a valid header character.
+fn header_value(value: &str, path: &str, diagnostics: &mut Diagnostics) -> Option<HeaderValue> {
+    if value.len() > MAX_HEADER_VALUE_BYTES {
         diagnostics.error(
             path,
-            "the value contains a line break (CR or LF), which is not allowed in a header",
+            format!(
+                "the value is {} bytes; at most {MAX_HEADER_VALUE_BYTES} are sent",
+                value.len()
+            ),
         );
-        false
-    } else if !is_field_value(value) {
-        diagnostics.error(
-            path,
-            "the value contains control characters, which are not allowed in a header",
-        );
-        false
-    } else {
-        true
+        return None;
+    }
+    match HeaderValue::from_str(value) {
+        Ok(value) => Some(value),
+        Err(_) if value.contains(['\r', '\n']) => {
+            diagnostics.error(
+                path,
+                "the value contains a line break (CR or LF), which is not allowed in a header",
+            );
+            None
+        }
+        Err(_) => {
+            diagnostics.error(
+                path,
+                "the value contains control characters, which are not allowed in a header",
+            );
+            None
+        }
     }
 }
 
-/// The credential in an `Authorization` value the definition wrote itself is a secret too.
-fn mask_credential(value: &str, secrets: &mut SecretSet) {
-    let credential = value.split_once(' ').map_or(value, |(_, rest)| rest).trim();
-    secrets.add(credential);
+/// An `Authorization` value the definition wrote itself carries a credential: everything
+/// after the scheme is secret, and so is each of its words alone (`Bearer <token> x` sends
+/// `<token>`, which an echo may quote without the rest).
+fn register_credential(
+    value: &str,
+    path: &str,
+    secrets: &mut SecretSet,
+    diagnostics: &mut Diagnostics,
+) {
+    let text = value.trim();
+    let credential = text.split_once(' ').map_or(text, |(_, rest)| rest.trim());
+    let parts = std::iter::once(credential).chain(credential.split_whitespace());
+    for part in parts {
+        if let Err(refused) = secrets.add(part) {
+            diagnostics.error(path, format!("the credential {refused}"));
+            return;
+        }
+    }
 }
 
-fn check_content_type(value: &str, path: &str, diagnostics: &mut Diagnostics) {
-    let media_type = value
+fn check_content_type(value: &HeaderValue, path: &str, diagnostics: &mut Diagnostics) {
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let media_type = text
         .split(';')
         .next()
         .unwrap_or_default()
@@ -530,21 +644,9 @@ fn check_content_type(value: &str, path: &str, diagnostics: &mut Diagnostics) {
             path,
             format!(
                 "the body is JSON, but Content-Type is `{}`; the API will likely answer 415",
-                abbreviate(value, 60)
+                abbreviate(&text, 60)
             ),
         );
-    }
-}
-
-/// Every value under a secret field of the body (`access_tokens`, `secrets`).
-fn collect_body_secrets(operation: &Operation, body: &Value, secrets: &mut SecretSet) {
-    for field in operation.body_fields {
-        if matches!(field.note, Note::Secret | Note::SecretAlias { .. })
-            && !field.path.contains('.')
-            && let Some(value) = body.get(field.path)
-        {
-            secrets.add_leaves(value);
-        }
     }
 }
 
@@ -555,12 +657,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut current = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+            let substitution = previous.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
+            let deletion = previous.get(j + 1).copied().unwrap_or(0) + 1;
+            let insertion = current.get(j).copied().unwrap_or(0) + 1;
+            current.push(substitution.min(deletion).min(insertion));
         }
         previous = current;
     }
-    previous[b.len()]
+    previous.last().copied().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -568,9 +672,8 @@ mod tests {
     use super::*;
     use crate::diagnostic::{Diagnostic, Severity};
     use crate::operation::CREATE_DEDICATED_INFERENCE as OP;
+    use crate::testkit::API_TOKEN as TOKEN;
     use serde_json::json;
-
-    const TOKEN: &str = "dop_v1_0123456789abcdef";
 
     fn fixture() -> (Value, Value) {
         (
@@ -583,7 +686,7 @@ mod tests {
         TaskInput {
             definition: definition.to_string(),
             parameters: parameters.to_string(),
-            secrets: vec![(TOKEN_SECRET.into(), TOKEN.into())],
+            secrets: vec![("token".into(), TOKEN.into())],
         }
     }
 
@@ -599,8 +702,16 @@ mod tests {
         request
             .headers
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.to_str().ok())
+    }
+
+    fn count(request: &WireRequest, name: &str) -> usize {
+        request
+            .headers
+            .iter()
+            .filter(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
+            .count()
     }
 
     #[test]
@@ -609,7 +720,7 @@ mod tests {
         let (request, diagnostics, secrets) = render(&d, &p);
         assert_eq!(diagnostics, vec![]);
         let request = request.unwrap();
-        assert_eq!(request.method, "POST");
+        assert_eq!(request.method, Method::POST);
         assert_eq!(
             request.url.to_string(),
             "https://api.digitalocean.com/v2/dedicated-inferences"
@@ -631,6 +742,7 @@ mod tests {
         assert_eq!(body["spec"]["enable_public_endpoint"], json!(true));
         assert_eq!(request.timeouts.connect, Duration::from_secs(5));
         assert_eq!(request.timeouts.between_bytes, Duration::from_secs(10));
+        assert_eq!(request.timeouts.deadline, Duration::from_secs(60));
         let masked = secrets.mask_str(&request.body);
         assert!(!masked.contains("hf_standin"), "{masked}");
     }
@@ -690,29 +802,37 @@ mod tests {
         d["httpRequest"]["method"] = json!("GET");
         d["connectionTimeoutSeconds"] = json!(0);
         d["readTimeoutSeconds"] = json!("10");
+        d["deadlineSeconds"] = json!(3601);
+        d["returnedToken"] = json!("hide");
         let (_, diagnostics, _) = render(&d, &p);
         let paths: Vec<_> = diagnostics.iter().map(|d| d.path.as_str()).collect();
         assert_eq!(
             paths,
             [
+                "returnedToken",
                 "connectionTimeoutSeconds",
                 "readTimeoutSeconds",
+                "deadlineSeconds",
                 "httpRequest.method"
             ]
         );
         d["httpRequest"]["method"] = json!("post");
         d["connectionTimeoutSeconds"] = json!(2);
         d["readTimeoutSeconds"] = json!(3);
-        let (request, diagnostics, _) = render(&d, &p);
-        assert!(diagnostics.is_empty());
-        let request = request.unwrap();
-        assert_eq!(request.method, "POST");
+        d["deadlineSeconds"] = json!(7);
+        d["returnedToken"] = json!("omit");
+        let r = render_request(&OP, &input(&d, &p));
+        assert!(r.diagnostics.to_vec().is_empty());
+        assert_eq!(r.returned_secret, ReturnedSecret::Omit);
+        let request = r.request.unwrap();
+        assert_eq!(request.method, Method::POST);
         assert_eq!(
             request.timeouts,
             Timeouts {
                 connect: Duration::from_secs(2),
                 first_byte: Duration::from_secs(3),
                 between_bytes: Duration::from_secs(3),
+                deadline: Duration::from_secs(7),
             }
         );
     }
@@ -771,23 +891,87 @@ mod tests {
         let (request, diagnostics, secrets) = render(&d, &p);
         assert!(diagnostics.is_empty(), "{diagnostics:#?}");
         let request = request.unwrap();
-        assert_eq!(
-            request
-                .headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-                .count(),
-            1
-        );
-        assert_eq!(
-            request
-                .headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-                .count(),
-            1
-        );
+        assert_eq!(count(&request, "authorization"), 1);
+        assert_eq!(count(&request, "content-type"), 1);
         assert_eq!(secrets.mask_str("Bearer dop_v1_literal"), "Bearer ••••••••");
+    }
+
+    #[test]
+    fn each_part_of_a_written_credential_is_masked_alone() {
+        let (mut d, p) = fixture();
+        d["httpRequest"]["headers"] = json!({"Authorization": "Bearer dop_v1_part x9"});
+        let (_, diagnostics, secrets) = render(&d, &p);
+        assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+        // What the API echoes may quote the token without the rest.
+        assert_eq!(
+            secrets.mask_str("bad token dop_v1_part."),
+            "bad token ••••••••."
+        );
+        assert_eq!(secrets.mask_str("x9"), "••••••••");
+        assert_eq!(secrets.mask_str("Bearer dop_v1_part x9"), "Bearer ••••••••");
+    }
+
+    #[test]
+    fn header_names_differing_only_in_case_are_one_header() {
+        let (mut d, p) = fixture();
+        d["httpRequest"]["headers"] =
+            json!({"Authorization": "Bearer a", "authorization": "Bearer b"});
+        let (request, diagnostics, _) = render(&d, &p);
+        assert!(request.is_none());
+        assert_eq!(diagnostics[0].path, "httpRequest.headers.authorization");
+        assert!(
+            diagnostics[0]
+                .message
+                .contains("already set at httpRequest.headers.Authorization")
+        );
+    }
+
+    #[test]
+    fn a_token_with_whitespace_is_sent_trimmed_and_masked_as_sent() {
+        let (d, p) = fixture();
+        let mut i = input(&d, &p);
+        i.secrets = vec![("token".into(), format!("{TOKEN}\n"))];
+        let r = render_request(&OP, &i);
+        let request = r.sendable().unwrap();
+        assert_eq!(
+            header(request, "authorization"),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
+        let warning = &r.diagnostics.to_vec()[0];
+        assert_eq!(
+            (warning.severity, warning.path.as_str()),
+            (Severity::Warning, "secrets.token")
+        );
+        assert_eq!(
+            r.secrets.mask_str(&format!("Bearer {TOKEN}")),
+            "Bearer ••••••••"
+        );
+    }
+
+    #[test]
+    fn secrets_too_long_to_mask_are_refused() {
+        let (d, p) = fixture();
+        let mut i = input(&d, &p);
+        i.secrets.push(("other".into(), "s".repeat(5000)));
+        let r = render_request(&OP, &i);
+        assert!(r.sendable().is_none());
+        assert_eq!(r.diagnostics.to_vec()[0].path, "secrets.other");
+    }
+
+    #[test]
+    fn long_urls_and_header_values_are_refused_while_rendering() {
+        let (mut d, mut p) = fixture();
+        p["long"] = json!("x".repeat(2 * 1024 * 1024));
+        d["httpRequest"]["url"] = json!(format!("{}?q=${{$.long}}", OP.url()));
+        d["httpRequest"]["headers"]["X-Long"] = json!("${$.long}");
+        let (request, diagnostics, _) = render(&d, &p);
+        assert!(request.is_none());
+        let paths: Vec<_> = diagnostics.iter().map(|d| d.path.as_str()).collect();
+        assert!(paths.contains(&"httpRequest.url"), "{diagnostics:#?}");
+        assert!(
+            paths.contains(&"httpRequest.headers.X-Long"),
+            "{diagnostics:#?}"
+        );
     }
 
     #[test]
@@ -839,7 +1023,7 @@ mod tests {
     fn oversized_and_overnested_inputs_are_refused_plainly() {
         let (d, p) = fixture();
         let big = TaskInput {
-            parameters: format!("{{\"x\": \"{}\"}}", "a".repeat(MAX_PARAMETERS_BYTES)),
+            parameters: format!("{{\"x\": \"{}\"}}", "a".repeat(PARAMETERS_LIMITS.max_bytes)),
             ..input(&d, &p)
         };
         let diagnostics = render_request(&OP, &big).diagnostics.to_vec();
@@ -876,14 +1060,28 @@ mod tests {
 
         let (mut wide, mut padded) = (d.clone(), p.clone());
         wide["httpRequest"]["body"]["spec"]["padding"] = json!("${$.pad}");
-        padded["pad"] = json!("x".repeat(MAX_BODY_BYTES));
+        padded["pad"] = json!("x".repeat(BODY_BUDGET.bytes));
         let r = render_request(&OP, &input(&wide, &padded));
         assert!(r.request.is_none());
         assert!(
             r.diagnostics
                 .to_vec()
                 .iter()
-                .any(|d| d.path == "httpRequest.body" && d.message.contains("renders to"))
+                .any(|d| d.path == "httpRequest.body.spec.padding"
+                    && d.message.contains("larger than 1048576 bytes")),
+            "{:#?}",
+            r.diagnostics.to_vec()
+        );
+        let dense = TaskInput {
+            parameters: format!("[{}0]", "0,".repeat(PARAMETERS_LIMITS.max_values)),
+            ..input(&d, &p)
+        };
+        let diagnostics = render_request(&OP, &dense).diagnostics.to_vec();
+        assert_eq!(diagnostics[0].path, "parameters");
+        assert!(
+            diagnostics[0].message.contains("JSON values"),
+            "{}",
+            diagnostics[0].message
         );
 
         // Parameters nest at most 127 levels below their own object; inserted under three

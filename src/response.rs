@@ -1,12 +1,15 @@
-//! Reading an answer: its body as text and JSON, the API's error shape, the created resource,
-//! the value returned only once, and the two ways it is shown (editor view, step output).
+//! Reading an answer: its body as text and JSON, the API's error shape, the resource it
+//! describes, the value returned only once, and the two ways it is shown (editor view, step
+//! output).
 
 use std::borrow::Cow;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::json::json_text;
+use crate::json::{JsonLimits, json_text, parse_bounded};
 use crate::operation::Operation;
+use crate::request::ReturnedSecret;
 use crate::secrets::SecretSet;
 use crate::transport::{BodyEnd, WireResponse};
 
@@ -14,21 +17,57 @@ use crate::transport::{BodyEnd, WireResponse};
 pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// At most this much of a body is shown in the editor.
 pub const DISPLAY_LIMIT: usize = 1024 * 1024;
+/// A body is read as JSON within these bounds (a tree of 4 MiB of tiny values would not fit
+/// the guest's memory); past them it is text.
+pub const BODY_JSON_LIMITS: JsonLimits = JsonLimits {
+    max_bytes: BODY_LIMIT,
+    max_values: 200_000,
+};
 
 /// The API's error body: `{"id": "unauthorized", "message": "...", "request_id": "..."}`.
-#[derive(Debug, PartialEq, Eq)]
-pub struct ApiError<'a> {
-    pub id: Option<&'a str>,
-    pub message: &'a str,
-    pub request_id: Option<&'a str>,
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+pub struct ApiError {
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub id: Option<String>,
+    pub message: String,
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub request_id: Option<String>,
 }
 
-/// The resource a success body describes.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Resource<'a> {
-    pub id: Option<&'a str>,
-    pub name: Option<&'a str>,
-    pub status: Option<&'a str>,
+/// The resource a success body describes (the member named by `Answer::resource_member`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Resource {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub status: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ResourceFields {
+    #[serde(default, deserialize_with = "lenient_text")]
+    id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    status: Option<String>,
+}
+
+/// A text field read leniently: a server that writes `"id": 5` or `null` yields None rather
+/// than making the whole shape unreadable.
+fn lenient_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    })
+}
+
+/// What became of the value the API returns only once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OneTime {
+    /// Not in this answer (or the operation has none).
+    Absent,
+    Read(String),
+    /// A success answer that may carry it, but it could not be read (and so is not shown):
+    /// the reason, for a person.
+    Unreadable(String),
 }
 
 #[derive(Debug)]
@@ -36,138 +75,234 @@ pub struct Reply<'r> {
     pub response: &'r WireResponse,
     /// The body as text; invalid UTF-8 replaced with U+FFFD.
     pub text: Cow<'r, str>,
-    /// The body as JSON, when it is complete and parses.
+    /// The body as JSON, when it is complete, not encoded, and parses within bounds.
     pub json: Option<Value>,
+    pub one_time: OneTime,
+    /// The body may hold a secret that could not be registered: it is not shown.
+    hidden: bool,
 }
 
 impl<'r> Reply<'r> {
-    pub fn new(response: &'r WireResponse) -> Self {
+    /// Reads `response` and registers in `secrets` what it carries that must be masked: the
+    /// one-time value, and, when the body did not parse (cut, malformed), every string under
+    /// that value's key, so that a token in a broken body is still masked.
+    pub fn new(operation: &Operation, response: &'r WireResponse, secrets: &mut SecretSet) -> Self {
         let text = String::from_utf8_lossy(&response.body);
-        let json = (response.body_end == BodyEnd::Complete)
-            .then(|| serde_json::from_str::<Value>(&text).ok())
-            .flatten();
-        Reply {
+        let encoded = response
+            .header("content-encoding")
+            .filter(|e| !e.trim().eq_ignore_ascii_case("identity") && !e.trim().is_empty());
+        let parsed = match (&response.body_end, &encoded) {
+            (BodyEnd::Complete, None) => {
+                // A byte-order mark is not JSON, but a proxy may add one: read past it.
+                Some(parse_bounded(
+                    text.strip_prefix('\u{feff}').unwrap_or(&text),
+                    BODY_JSON_LIMITS,
+                ))
+            }
+            _ => None,
+        };
+        let (json, problem) = match parsed {
+            Some(Ok(json)) => (Some(json), None),
+            Some(Err(problem)) => (None, Some(format!("the body {problem}"))),
+            None => (None, None),
+        };
+        let mut reply = Reply {
             response,
             text,
             json,
+            one_time: OneTime::Absent,
+            hidden: false,
+        };
+        let Some(secret) = operation.answer.one_time_secret else {
+            return reply;
+        };
+        let found = reply.json.as_ref().and_then(|json| {
+            secret
+                .path
+                .split('.')
+                .try_fold(json, |value, key| value.get(key))
+        });
+        reply.one_time = match found {
+            Some(Value::String(value)) if !value.is_empty() => match secrets.add(value) {
+                Ok(()) => OneTime::Read(value.clone()),
+                Err(refused) => {
+                    reply.hidden = true;
+                    OneTime::Unreadable(format!("`{}` {refused}", secret.path))
+                }
+            },
+            Some(Value::Null) | None if reply.json.is_some() => OneTime::Absent,
+            Some(other) => {
+                // Whatever it is, its parts are masked; it is not revealed.
+                if secrets.add_leaves(other).is_err() {
+                    reply.hidden = true;
+                }
+                OneTime::Unreadable(format!(
+                    "`{}` is {}, not a string",
+                    secret.path,
+                    crate::template::json_kind(other)
+                ))
+            }
+            None => {
+                let key = secret.path.rsplit('.').next().unwrap_or(secret.path);
+                for raw in string_values_of_key(&reply.text, key) {
+                    let value = json_unescape(raw).unwrap_or_else(|| raw.to_owned());
+                    if secrets.add(&value).is_err() {
+                        reply.hidden = true;
+                    }
+                }
+                let why = match (&response.body_end, encoded, problem) {
+                    (BodyEnd::Failed(_), ..) => "the body broke off".to_owned(),
+                    (BodyEnd::OverLimit, ..) => {
+                        format!("the body is larger than {} MiB", BODY_LIMIT / (1024 * 1024))
+                    }
+                    (_, Some(encoding), _) => format!(
+                        "the body is `{}`-encoded, which this task does not decode",
+                        crate::template::abbreviate(&encoding, 40)
+                    ),
+                    (_, None, Some(problem)) => problem,
+                    (_, None, None) => "the body is not JSON".to_owned(),
+                };
+                OneTime::Unreadable(why)
+            }
+        };
+        if response.status != secret.status {
+            // Only the answer that returns the value carries it; elsewhere it is text to mask.
+            reply.one_time = OneTime::Absent;
         }
+        // A body that may hold the value unread is not shown: it cannot be masked.
+        if matches!(reply.one_time, OneTime::Unreadable(_)) && reply.json.is_none() {
+            reply.hidden = true;
+        }
+        reply
     }
 
     pub fn is_complete(&self) -> bool {
         self.response.body_end == BodyEnd::Complete
     }
 
-    pub fn api_error(&self) -> Option<ApiError<'_>> {
-        let body = self.json.as_ref()?;
-        Some(ApiError {
-            id: body.get("id").and_then(Value::as_str),
-            message: body.get("message").and_then(Value::as_str)?,
-            request_id: body.get("request_id").and_then(Value::as_str),
-        })
+    pub fn api_error(&self) -> Option<ApiError> {
+        ApiError::deserialize(self.json.as_ref()?).ok()
     }
 
-    pub fn resource(&self, operation: &Operation) -> Option<Resource<'_>> {
-        let member = self.json.as_ref()?.get(operation.resource_member)?;
-        let text = |key: &str| member.get(key).and_then(Value::as_str);
+    pub fn resource(&self, operation: &Operation) -> Option<Resource> {
+        let answer = &operation.answer;
+        let member = self.json.as_ref()?.get(answer.resource_member)?;
+        let fields = ResourceFields::deserialize(member).ok()?;
+        let name = answer.name_paths.iter().find_map(|path| {
+            path.split('.')
+                .try_fold(member, |value, key| value.get(key))?
+                .as_str()
+                .map(str::to_owned)
+        });
         Some(Resource {
-            id: text("id"),
-            name: text("name"),
-            status: text("status"),
+            id: fields.id,
+            name,
+            status: fields.status,
         })
     }
 
-    /// The value the API returns only once (`token.value`), when present.
-    pub fn one_time_secret(&self, operation: &Operation) -> Option<&str> {
-        let path = operation.one_time_secret?;
-        path.split('.')
-            .try_fold(self.json.as_ref()?, |value, key| value.get(key))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    }
-
-    /// Adds what this body carries that must be masked. A body that did not parse (cut,
-    /// malformed) is scanned for the one-time secret's key instead, so that a token in a
-    /// broken body is still masked.
-    pub fn collect_secrets(&self, operation: &Operation, secrets: &mut SecretSet) {
-        if let Some(secret) = self.one_time_secret(operation) {
-            secrets.add(secret);
-        } else if self.json.is_none()
-            && let Some(key) = operation.one_time_secret.and_then(|p| p.rsplit('.').next())
-        {
-            for value in string_values_of_key(&self.text, key) {
-                secrets.add(value);
-                // The value itself too, not only as the answer spelled it (escaped).
-                if let Some(decoded) = json_unescape(value) {
-                    secrets.add(&decoded);
-                }
-            }
+    /// The value the API returned once, when it was read.
+    pub fn one_time_secret(&self) -> Option<&str> {
+        match &self.one_time {
+            OneTime::Read(value) => Some(value),
+            _ => None,
         }
     }
 
     /// The step output object: `{"statusCode", "headers", "body"}`; `body` is the JSON when
-    /// the answer is JSON, else its text, and null when the body is incomplete.
-    pub fn step_output(&self) -> Value {
+    /// the answer is JSON, else its text, and null when it is incomplete or hidden. With
+    /// `ReturnedSecret::Omit`, the one-time value is left out and `omitted` says where to get
+    /// a new one.
+    pub fn step_output(&self, operation: &Operation, returned: ReturnedSecret) -> String {
+        let omit = returned == ReturnedSecret::Omit && matches!(self.one_time, OneTime::Read(_));
+        let mut body = self.output_body();
+        let omitted = omit
+            .then(|| {
+                let path = operation.answer.one_time_secret?.path;
+                let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
+                let holder = parent
+                    .split('.')
+                    .filter(|k| !k.is_empty())
+                    .try_fold(body.to_mut(), |value, key| value.get_mut(key))?;
+                holder.as_object_mut()?.remove(key)?;
+                let id = self.resource(operation).and_then(|r| r.id);
+                Some(format!(
+                    "body.{path} is left out (returnedToken: omit); {}",
+                    operation.say(operation.texts.replace_secret, id.as_deref())
+                ))
+            })
+            .flatten();
+        let output = StepOutput {
+            status_code: self.response.status,
+            headers: self.output_headers(),
+            body: &body,
+            omitted,
+        };
+        serde_json::to_string(&output).unwrap_or_default()
+    }
+
+    /// The step output with every secret masked (a failed step's `response`): as a JSON
+    /// value, so that every string, key and number is masked (even the status, should a
+    /// secret spell it).
+    pub fn masked_step_output(&self, secrets: &SecretSet) -> String {
+        let output = StepOutput {
+            status_code: self.response.status,
+            headers: self.output_headers(),
+            body: &self.output_body(),
+            omitted: None,
+        };
+        let mut value = serde_json::to_value(&output).unwrap_or_default();
+        secrets.mask_json(&mut value);
+        json_text(&value)
+    }
+
+    fn output_headers(&self) -> Map<String, Value> {
         let mut headers = Map::new();
         for (name, value) in &self.response.headers {
-            match headers.get_mut(name) {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            match headers.get_mut(name.as_str()) {
                 Some(Value::String(joined)) => {
                     joined.push_str(", ");
-                    joined.push_str(value);
+                    joined.push_str(&value);
                 }
                 _ => {
-                    headers.insert(name.clone(), Value::String(value.clone()));
+                    headers.insert(name.to_string(), Value::String(value.into_owned()));
                 }
             }
         }
-        let body = match (&self.json, self.is_complete()) {
-            (Some(json), _) => json.clone(),
-            (None, true) => Value::String(self.text.clone().into_owned()),
-            (None, false) => Value::Null,
-        };
-        // Built field by field: `json!` would run `to_value` on `headers` and `body`, a
-        // second deep copy of a body that may be megabytes.
-        let mut output = Map::new();
-        output.insert("statusCode".into(), self.response.status.into());
-        output.insert("headers".into(), Value::Object(headers));
-        output.insert("body".into(), body);
-        Value::Object(output)
+        headers
     }
 
-    /// The body's text with every secret masked, in whatever spelling the server chose.
-    fn masked_text(&self, secrets: &SecretSet) -> Cow<'_, str> {
-        match (&self.response.body_end, &self.json) {
-            (BodyEnd::OverLimit, _) => secrets.mask_cut_str(&self.text),
-            // A server may spell any character of a string as an escape (`\u0061`, `\/`);
-            // masking text cannot know every spelling, so a JSON body with escapes is shown as
-            // written again from its masked values (and masked as text again: a secret such as
-            // `":"` may be spelled by the JSON syntax itself).
-            (_, Some(json)) if !secrets.is_empty() && self.text.contains('\\') => {
-                let mut json = json.clone();
-                secrets.mask_json(&mut json);
-                Cow::Owned(secrets.mask_str(&json_text(&json)).into_owned())
-            }
-            _ => secrets.mask_str(&self.text),
+    fn output_body(&self) -> Cow<'_, Value> {
+        match &self.json {
+            _ if self.hidden => Cow::Owned(Value::Null),
+            Some(json) => Cow::Borrowed(json),
+            None if self.is_complete() => Cow::Owned(Value::String(self.text.clone().into_owned())),
+            None => Cow::Owned(Value::Null),
         }
     }
 
     /// The editor's view: masked, at most `DISPLAY_LIMIT` of body, nothing of a body that
-    /// broke off (it may end inside a secret).
+    /// broke off (it may end inside a secret) or that may hold a secret unread.
     pub fn view(&self, secrets: &SecretSet) -> ResponseView {
         let headers = self
             .response
             .headers
             .iter()
-            .map(|(n, v)| (n.clone(), secrets.mask_str(v).into_owned()))
+            .map(|(n, v)| {
+                (
+                    secrets.mask_str(n.as_str()).into_owned(),
+                    secrets
+                        .mask_str(&String::from_utf8_lossy(v.as_bytes()))
+                        .into_owned(),
+                )
+            })
             .collect();
-        let (body, truncated) = match self.response.body_end {
-            BodyEnd::Failed(_) => (String::new(), false),
-            BodyEnd::Complete | BodyEnd::OverLimit => {
-                let masked = self.masked_text(secrets);
-                let shown = cut_at_char_boundary(&masked, DISPLAY_LIMIT);
-                let truncated =
-                    shown.len() < masked.len() || self.response.body_end == BodyEnd::OverLimit;
-                (shown.to_owned(), truncated)
-            }
+        let over = self.response.body_end == BodyEnd::OverLimit;
+        let (body, truncated) = match (&self.response.body_end, self.hidden) {
+            (BodyEnd::Failed(_), _) | (_, true) => (String::new(), over),
+            (BodyEnd::Complete, false) => shown(&secrets.mask_str(&self.text), false),
+            (BodyEnd::OverLimit, false) => shown(&secrets.mask_cut_str(&self.text), true),
         };
         ResponseView {
             status: self.response.status,
@@ -176,6 +311,27 @@ impl<'r> Reply<'r> {
             truncated,
         }
     }
+
+    /// The body's text is not shown (see `view`).
+    pub fn is_hidden(&self) -> bool {
+        self.hidden
+    }
+}
+
+/// At most `DISPLAY_LIMIT` of a masked body, and whether anything was left out.
+fn shown(masked: &str, cut: bool) -> (String, bool) {
+    let shown = cut_at_char_boundary(masked, DISPLAY_LIMIT);
+    (shown.to_owned(), cut || shown.len() < masked.len())
+}
+
+#[derive(Serialize)]
+struct StepOutput<'a> {
+    #[serde(rename = "statusCode")]
+    status_code: u16,
+    headers: Map<String, Value>,
+    body: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    omitted: Option<String>,
 }
 
 /// A response as the editor shows it (the WIT `response-view`).
@@ -196,7 +352,7 @@ pub fn cut_at_char_boundary(text: &str, max: usize) -> &str {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    &text[..end]
+    text.get(..end).unwrap_or_default()
 }
 
 /// The raw (still JSON-escaped) contents of every `"key": "..."` string in a text that may not
@@ -206,7 +362,7 @@ fn string_values_of_key<'t>(text: &'t str, key: &str) -> Vec<&'t str> {
     let mut values = Vec::new();
     let mut rest = text;
     while let Some(at) = rest.find(&quoted_key) {
-        rest = &rest[at + quoted_key.len()..];
+        rest = rest.get(at + quoted_key.len()..).unwrap_or_default();
         let Some(after_colon) = rest.trim_start().strip_prefix(':') else {
             continue;
         };
@@ -222,8 +378,8 @@ fn string_values_of_key<'t>(text: &'t str, key: &str) -> Vec<&'t str> {
                 closes
             })
             .map_or(contents.len(), |(i, _)| i);
-        values.push(&contents[..end]);
-        rest = &contents[end..];
+        values.push(contents.get(..end).unwrap_or_default());
+        rest = contents.get(end..).unwrap_or_default();
     }
     values
 }
@@ -234,7 +390,7 @@ fn json_unescape(raw: &str) -> Option<String> {
     // The longest escape is a surrogate pair, `\ud83d\ude00`: 12 bytes.
     let cuts = raw.char_indices().rev().take(12).map(|(i, _)| i);
     std::iter::once(raw.len()).chain(cuts).find_map(|end| {
-        match serde_json::from_str(&format!("\"{}\"", &raw[..end])) {
+        match serde_json::from_str(&format!("\"{}\"", raw.get(..end)?)) {
             Ok(Value::String(decoded)) => Some(decoded),
             _ => None,
         }
@@ -245,133 +401,193 @@ fn json_unescape(raw: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::operation::CREATE_DEDICATED_INFERENCE as OP;
-    use crate::transport::{TransportError, TransportErrorKind};
+    use crate::testkit::{RETURNED_TOKEN, accepted, accepted_body, answer, broken, headers};
+    use crate::transport::TransportErrorKind;
 
-    fn response(status: u16, body: &[u8], body_end: BodyEnd) -> WireResponse {
-        WireResponse {
-            status,
-            headers: vec![
-                ("content-type".into(), "application/json".into()),
-                ("set-cookie".into(), "a=1".into()),
-                ("set-cookie".into(), "b=2".into()),
-            ],
-            body: body.to_vec(),
-            body_end,
-        }
+    fn read(response: &WireResponse) -> (Reply<'_>, SecretSet) {
+        let mut secrets = SecretSet::new();
+        let reply = Reply::new(&OP, response, &mut secrets);
+        (reply, secrets)
     }
-
-    const ACCEPTED: &str = r#"{"dedicated_inference":{"id":"di-1","name":"llm","status":"provisioning"},
-        "token":{"id":"t1","value":"dit_secret_value"}}"#;
 
     #[test]
     fn reads_a_created_resource_and_its_one_time_token() {
-        let r = response(202, ACCEPTED.as_bytes(), BodyEnd::Complete);
-        let reply = Reply::new(&r);
+        let mut r = accepted();
+        r.headers.append("set-cookie", "a=1".parse().unwrap());
+        r.headers.append("set-cookie", "b=2".parse().unwrap());
+        let (reply, secrets) = read(&r);
         assert_eq!(
             reply.resource(&OP),
             Some(Resource {
-                id: Some("di-1"),
-                name: Some("llm"),
-                status: Some("provisioning")
+                id: Some("6b0b8f8e-8a4c-4a8b-9d5e-0c1f2a3b4c5d".into()),
+                // From spec.name: the API's model has no top-level name.
+                name: Some("support-llm".into()),
+                status: Some("provisioning".into())
             })
         );
-        assert_eq!(reply.one_time_secret(&OP), Some("dit_secret_value"));
-        let mut secrets = SecretSet::new();
-        reply.collect_secrets(&OP, &mut secrets);
+        assert_eq!(reply.one_time_secret(), Some(RETURNED_TOKEN));
         let view = reply.view(&secrets);
-        assert!(!view.body.contains("dit_secret_value") && view.body.contains("••••••••"));
-        let output = reply.step_output();
+        assert!(!view.body.contains(RETURNED_TOKEN) && view.body.contains("••••••••"));
+        let output: Value =
+            serde_json::from_str(&reply.step_output(&OP, ReturnedSecret::Include)).unwrap();
         assert_eq!(output["statusCode"], 202);
         assert_eq!(output["headers"]["set-cookie"], "a=1, b=2");
-        assert_eq!(output["body"]["token"]["value"], "dit_secret_value");
+        assert_eq!(output["body"]["token"]["value"], RETURNED_TOKEN);
+    }
+
+    #[test]
+    fn the_top_level_name_is_a_fallback() {
+        let body = serde_json::json!({"dedicated_inference": {"id": "i", "name": "top"}});
+        let r = answer(202, &[], body.to_string().as_bytes());
+        let (reply, _) = read(&r);
+        assert_eq!(reply.resource(&OP).unwrap().name.as_deref(), Some("top"));
+    }
+
+    #[test]
+    fn omit_leaves_the_token_value_out_and_says_where_to_mint_one() {
+        let r = accepted();
+        let (reply, _) = read(&r);
+        let output: Value =
+            serde_json::from_str(&reply.step_output(&OP, ReturnedSecret::Omit)).unwrap();
+        assert!(output["body"]["token"].get("value").is_none(), "{output}");
+        assert_eq!(output["body"]["token"]["id"], "tok-1");
+        let omitted = output["omitted"].as_str().unwrap();
+        assert!(
+            omitted.contains(
+                "POST /v2/dedicated-inferences/6b0b8f8e-8a4c-4a8b-9d5e-0c1f2a3b4c5d/tokens"
+            ),
+            "{omitted}"
+        );
+        assert!(!output.to_string().contains(RETURNED_TOKEN));
     }
 
     #[test]
     fn reads_the_api_error_shape() {
-        let r = response(
+        let r = answer(
             401,
+            &[],
             br#"{"id":"unauthorized","message":"Unable to authenticate you","request_id":"r-1"}"#,
-            BodyEnd::Complete,
         );
-        let reply = Reply::new(&r);
+        let (reply, _) = read(&r);
         assert_eq!(
             reply.api_error(),
             Some(ApiError {
-                id: Some("unauthorized"),
-                message: "Unable to authenticate you",
-                request_id: Some("r-1")
+                id: Some("unauthorized".into()),
+                message: "Unable to authenticate you".into(),
+                request_id: Some("r-1".into())
             })
         );
+        // Odd types in optional fields do not make the message unreadable.
+        let odd = answer(500, &[], br#"{"id":5,"message":"boom","request_id":null}"#);
+        assert_eq!(read(&odd).0.api_error().unwrap().message, "boom");
     }
 
     #[test]
     fn text_bodies_stay_text() {
-        let r = response(502, b"<html>Bad gateway</html>", BodyEnd::Complete);
-        let reply = Reply::new(&r);
+        let r = answer(502, &[], b"<html>Bad gateway</html>");
+        let (reply, _) = read(&r);
         assert!(reply.json.is_none() && reply.api_error().is_none());
-        assert_eq!(reply.step_output()["body"], "<html>Bad gateway</html>");
+        let output: Value =
+            serde_json::from_str(&reply.step_output(&OP, ReturnedSecret::Include)).unwrap();
+        assert_eq!(output["body"], "<html>Bad gateway</html>");
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_lose_the_token() {
+        let mut body = "\u{feff}".as_bytes().to_vec();
+        body.extend(accepted_body(RETURNED_TOKEN).to_string().as_bytes());
+        let r = answer(202, &[], &body);
+        let (reply, secrets) = read(&r);
+        assert_eq!(reply.one_time_secret(), Some(RETURNED_TOKEN));
+        assert!(!reply.view(&secrets).body.contains(RETURNED_TOKEN));
+    }
+
+    #[test]
+    fn a_token_that_cannot_be_read_is_said_so_and_never_shown() {
+        // Not a string: its parts are masked, nothing is revealed.
+        let mut body = accepted_body("x");
+        body["token"]["value"] = serde_json::json!({"secret": "dit_in_an_object"});
+        let r = answer(202, &[], body.to_string().as_bytes());
+        let (reply, secrets) = read(&r);
+        assert!(matches!(&reply.one_time, OneTime::Unreadable(why) if why.contains("an object")));
+        assert!(!reply.view(&secrets).body.contains("dit_in_an_object"));
+        // gzip: the body may hold the token, unreadable: not shown at all.
+        let gzip = answer(
+            202,
+            &[("content-encoding", "gzip")],
+            b"\x1f\x8b dit_compressed",
+        );
+        let (reply, secrets) = read(&gzip);
+        assert!(matches!(&reply.one_time, OneTime::Unreadable(why) if why.contains("gzip")));
+        assert_eq!(reply.view(&secrets).body, "");
+        assert!(
+            !reply
+                .masked_step_output(&secrets)
+                .contains("dit_compressed")
+        );
+        // Longer than any token: not registered, so not shown either.
+        let long = accepted_body(&"t".repeat(10_000));
+        let r = answer(202, &[], long.to_string().as_bytes());
+        let (reply, secrets) = read(&r);
+        assert!(matches!(&reply.one_time, OneTime::Unreadable(_)));
+        assert_eq!(reply.view(&secrets).body, "");
+        assert!(!reply.masked_step_output(&secrets).contains("tttt"));
     }
 
     #[test]
     fn a_token_spelled_with_escapes_is_still_masked() {
         // Every character of a string may be an escape; the fuzzer wrote the token this way.
-        let escaped = ACCEPTED.replace("dit_secret_value", r"\u0064it_secret\/value");
-        let r = response(202, escaped.as_bytes(), BodyEnd::Complete);
-        let reply = Reply::new(&r);
-        assert_eq!(reply.one_time_secret(&OP), Some("dit_secret/value"));
-        let mut secrets = SecretSet::new();
-        reply.collect_secrets(&OP, &mut secrets);
+        let escaped = accepted_body("dit_secret/value")
+            .to_string()
+            .replace("dit_secret/value", r"\u0064it_secret\/value");
+        let r = answer(202, &[], escaped.as_bytes());
+        let (reply, secrets) = read(&r);
+        assert_eq!(reply.one_time_secret(), Some("dit_secret/value"));
         let view = reply.view(&secrets);
+        // Masked where it is, spelled as it was; the rest byte for byte.
         assert!(!view.body.contains("it_secret"), "{}", view.body);
-        // Shown as written again from the masked values, the rest intact.
-        let shown: Value = serde_json::from_str(&view.body).unwrap();
-        assert_eq!(shown["token"]["value"], "••••••••");
-        assert_eq!(shown["dedicated_inference"]["id"], "di-1");
-        // Without escapes the body is shown as the server wrote it.
-        let plain = response(202, ACCEPTED.as_bytes(), BodyEnd::Complete);
-        let view = Reply::new(&plain).view(&secrets);
-        assert!(view.body.contains("\n        \"token\""), "{}", view.body);
+        assert_eq!(
+            view.body,
+            escaped.replace(r"\u0064it_secret\/value", "••••••••")
+        );
     }
 
     #[test]
     fn a_token_in_a_broken_body_is_still_masked() {
         // Invalid UTF-8 elsewhere in the body: the lossy text still parses.
-        let mut body = ACCEPTED.as_bytes().to_vec();
+        let mut body = accepted_body("dit_secret_value").to_string().into_bytes();
         body.splice(30..30, [0xff, 0xfe]);
-        let r = response(202, &body, BodyEnd::Complete);
-        let reply = Reply::new(&r);
-        let mut secrets = SecretSet::new();
-        reply.collect_secrets(&OP, &mut secrets);
+        let r = answer(202, &[], &body);
+        let (reply, secrets) = read(&r);
         assert!(!reply.view(&secrets).body.contains("dit_secret"));
 
-        // Cut inside the token, not JSON at all.
-        let cut = &ACCEPTED.as_bytes()[..ACCEPTED.find("_value").unwrap()];
-        let r = response(202, cut, BodyEnd::OverLimit);
-        let reply = Reply::new(&r);
-        let mut secrets = SecretSet::new();
-        reply.collect_secrets(&OP, &mut secrets);
+        // Cut inside the token, not JSON at all: the token cannot be read, so the body is
+        // not shown, but what the scan found is masked everywhere else.
+        let text = accepted_body("dit_secret_value").to_string();
+        let mut r = answer(202, &[], &text.as_bytes()[..text.find("_value").unwrap()]);
+        r.body_end = BodyEnd::OverLimit;
+        let (reply, secrets) = read(&r);
         let view = reply.view(&secrets);
-        assert!(
-            view.truncated && !view.body.contains("dit_secret"),
-            "{}",
-            view.body
-        );
+        assert!(view.truncated && view.body.is_empty(), "{}", view.body);
+        assert!(matches!(reply.one_time, OneTime::Unreadable(_)));
+        assert_eq!(secrets.mask_str("dit_secret"), "••••••••");
     }
 
     #[test]
     fn a_body_that_broke_off_is_not_shown() {
-        let failed = BodyEnd::Failed(TransportError::new(TransportErrorKind::Connection, "reset"));
-        let r = response(202, &ACCEPTED.as_bytes()[..20], failed);
-        let reply = Reply::new(&r);
-        assert_eq!(reply.view(&SecretSet::new()).body, "");
-        assert_eq!(reply.step_output()["body"], Value::Null);
+        let r = broken(accepted(), 20, TransportErrorKind::Connection);
+        let (reply, secrets) = read(&r);
+        assert_eq!(reply.view(&secrets).body, "");
+        let output: Value = serde_json::from_str(&reply.masked_step_output(&secrets)).unwrap();
+        assert_eq!(output["body"], Value::Null);
     }
 
     #[test]
     fn display_limit_cuts_on_a_character_boundary() {
         let big = "é".repeat(DISPLAY_LIMIT);
-        let r = response(200, big.as_bytes(), BodyEnd::Complete);
-        let view = Reply::new(&r).view(&SecretSet::new());
+        let r = answer(200, &[], big.as_bytes());
+        let (reply, secrets) = read(&r);
+        let view = reply.view(&secrets);
         assert!(
             view.truncated
                 && view.body.len() <= DISPLAY_LIMIT
@@ -381,15 +597,27 @@ mod tests {
     }
 
     #[test]
+    fn header_names_and_values_are_masked() {
+        let mut r = answer(401, &[], b"");
+        r.headers = headers(&[("x-dop_v1_echoed", "dop_v1_echoed")]);
+        let mut secrets = SecretSet::new();
+        // A secret with capitals: header names arrive lower-cased.
+        secrets.add("DOP_V1_ECHOED").unwrap();
+        let reply = Reply::new(&OP, &r, &mut secrets);
+        let view = reply.view(&secrets);
+        assert_eq!(view.headers, vec![("x-••••••••".into(), "••••••••".into())]);
+    }
+
+    #[test]
     fn a_token_in_a_broken_body_is_masked_decoded_too() {
         // Found by tests/properties.rs: the scan registered only the escaped spelling.
         for body in [
             r#"{"token":{"value":"a\"b\u00e9"},"x":"#,
             r#"{"token":{"value":"a\"b\u00e9\u00"#,
         ] {
-            let r = response(202, body.as_bytes(), BodyEnd::OverLimit);
-            let mut secrets = SecretSet::new();
-            Reply::new(&r).collect_secrets(&OP, &mut secrets);
+            let mut r = answer(202, &[], body.as_bytes());
+            r.body_end = BodyEnd::OverLimit;
+            let (_, secrets) = read(&r);
             let masked = secrets.mask_str("a\"bé");
             assert!(!masked.contains("a\"b"), "{masked}");
         }
@@ -402,15 +630,15 @@ mod tests {
 
     #[test]
     fn a_body_cut_inside_an_echoed_secret_hides_its_start() {
-        let r = response(
-            400,
-            br#"{"message":"bad token dop_v1_abc"#,
-            BodyEnd::OverLimit,
-        );
+        let mut r = answer(400, &[], br#"{"message":"bad token dop_v1_abc"#);
+        r.body_end = BodyEnd::OverLimit;
         let mut secrets = SecretSet::new();
-        secrets.add("dop_v1_abcdef");
-        let view = Reply::new(&r).view(&secrets);
-        assert_eq!(view.body, r#"{"message":"bad token ••••••••"#);
+        secrets.add("dop_v1_abcdef").unwrap();
+        let reply = Reply::new(&OP, &r, &mut secrets);
+        assert_eq!(
+            reply.view(&secrets).body,
+            r#"{"message":"bad token ••••••••"#
+        );
     }
 
     #[test]

@@ -1,98 +1,129 @@
 //! One or two plain sentences a person reads in the editor (and the engine logs as a step's
-//! failure message): what happened, what it means, and what to do next.
+//! failure message): what happened, whether the resource was created, and what to do next.
+//! Every sentence about the operation comes from its `Texts`; text from the server is quoted
+//! through `quoted`.
 
-use crate::diagnostic::Diagnostics;
-use crate::http_syntax::reason_phrase;
-use crate::operation::Operation;
-use crate::response::{BODY_LIMIT, Reply};
-use crate::secrets::SecretSet;
-use crate::template::abbreviate;
-use crate::transport::{BodyEnd, TransportError, TransportErrorKind, human_duration};
-use crate::url::TargetUrl;
 use std::time::Duration;
 
+use crate::diagnostic::Diagnostics;
+use crate::operation::Operation;
+use crate::outcome::{Effect, Verdict};
+use crate::response::{BODY_LIMIT, OneTime, Reply};
+use crate::secrets::SecretSet;
+use crate::template::abbreviate;
+use crate::transport::{BodyEnd, Delivery, TransportError, TransportErrorKind, human_duration};
+use crate::url::TargetUrl;
+
+/// The most characters a string from the server adds to a summary.
+const MAX_QUOTED_CHARS: usize = 200;
+
 /// Nothing was sent because the request has errors.
-pub fn invalid(diagnostics: &Diagnostics) -> String {
+pub fn invalid(operation: &Operation, diagnostics: &Diagnostics) -> String {
     let count = diagnostics.error_count();
     let first = diagnostics
         .first_error()
         .map(|d| {
-            format!(
-                " First: {}: {}",
-                if d.path.is_empty() {
-                    "request"
-                } else {
-                    &d.path
-                },
-                d.message
-            )
+            let path = if d.path.is_empty() {
+                "request"
+            } else {
+                &d.path
+            };
+            format!(" First: {path}: {}", d.message)
         })
         .unwrap_or_default();
     format!(
-        "Nothing was sent: the request has {count} error{}.{first}",
-        if count == 1 { "" } else { "s" }
-    )
-}
-
-/// Nothing was sent because the host refused the request as written.
-pub fn not_sent(error: &TransportError) -> String {
-    format!(
-        "Nothing was sent: the host refused the request: {}.",
-        error.detail
+        "Nothing was sent: the request has {count} error{}. {}{first}",
+        if count == 1 { "" } else { "s" },
+        effect(operation, Effect::NotDone, None)
     )
 }
 
 /// No HTTP answer at all.
-pub fn no_answer(operation: &Operation, url: &TargetUrl, error: &TransportError) -> String {
-    let advice = match error.kind {
-        TransportErrorKind::Timeout => format!(
-            "The request may have reached {}: before running it again, check whether the {} \
-             exists (GET {}).",
-            operation.provider, operation.resource, operation.path
-        ),
-        TransportErrorKind::Connection => "A retry may succeed.".to_string(),
-        TransportErrorKind::Protocol => {
-            "The answer could not be read as HTTP; a retry may succeed.".to_string()
-        }
-        TransportErrorKind::NotSent => return not_sent(error),
+pub fn no_answer(
+    operation: &Operation,
+    url: &TargetUrl,
+    error: &TransportError,
+    effect_now: Effect,
+) -> String {
+    if error.kind == TransportErrorKind::NotSent {
+        return format!(
+            "Nothing was sent: the host refused the request: {}. {}",
+            error.detail,
+            effect(operation, Effect::NotDone, None)
+        );
+    }
+    let advice = match (error.kind, error.delivery) {
+        (TransportErrorKind::Protocol, _) => " The answer could not be read as HTTP.",
+        (_, Delivery::NotDelivered) => " A retry may succeed.",
+        _ => "",
     };
     format!(
-        "No answer from {}: {}. {advice}",
+        "No answer from {}: {}. {}{advice}",
         url.authority(),
-        error.detail
+        error.detail,
+        effect(operation, effect_now, None)
     )
 }
 
-/// The API answered. `retry_after` is the server's hint, when it gave one. The answer's own
-/// words are masked with `secrets` before they are shortened: a cut must not leave part of a
-/// secret that masking afterwards would no longer recognize.
+/// What the exchange did to the resource, in one sentence (see `Effect`).
+pub fn effect(operation: &Operation, effect: Effect, id: Option<&str>) -> String {
+    let t = &operation.texts;
+    match effect {
+        Effect::Done => match id {
+            Some(id) => format!("The {} was {} (id {id}).", t.resource, t.done),
+            None => format!("The {} was {}.", t.resource, t.done),
+        },
+        Effect::Maybe => format!(
+            "The {} may have been {}: {} before running the step again.",
+            t.resource, t.done, t.find
+        ),
+        Effect::NotDone => format!("The {} was not {}.", t.resource, t.done),
+        Effect::NameTaken => format!(
+            "The {} was not {} by this request. {} To find it, {}.",
+            t.resource, t.done, t.name_taken, t.find
+        ),
+    }
+}
+
+/// The API answered. `retry_after` is the server's hint, when it gave one.
 pub fn answer(
     operation: &Operation,
     url: &TargetUrl,
     reply: &Reply<'_>,
+    verdict: &Verdict,
     retry_after: Option<Duration>,
     secrets: &SecretSet,
 ) -> String {
     let status = reply.response.status;
     let head = status_line(status);
+    let provider = operation.texts.provider;
     let mut summary = match (status, &reply.response.body_end) {
-        (_, BodyEnd::Failed(error)) => broken_body(operation, &head, status, error),
-        (202, _) => accepted(operation, &head, reply),
-        (200..=299, _) => succeeded(operation, &head, reply),
-        (500..=599, _) => format!(
-            "{head}: {} failed to process the request: {}. This may be temporary and a retry may \
-             succeed, but the {} may have been created anyway: check (GET {}) before running it \
-             again.",
-            operation.provider,
-            details(reply, secrets),
-            operation.resource,
-            operation.path
-        ),
+        (200..=299, BodyEnd::Failed(error)) => broken_success(operation, &head, error),
+        (200..=299, _) => success(operation, &head, reply, secrets),
+        (100..=599, _) => {
+            let (verb, advice) = if status >= 500 {
+                (
+                    "failed to process",
+                    " This may be temporary and a retry may succeed.".to_owned(),
+                )
+            } else {
+                (
+                    "rejected",
+                    format!(
+                        " {}",
+                        rejection_advice(operation, url, reply, retry_after, secrets)
+                    ),
+                )
+            };
+            format!(
+                "{head}: {provider} {verb} the request: {}. {}{advice}",
+                details(reply, secrets),
+                effect(operation, verdict.effect, None)
+            )
+        }
         _ => format!(
-            "{head}: {} rejected the request: {}. {}",
-            operation.provider,
-            details(reply, secrets),
-            rejection_advice(operation, url, reply, retry_after, secrets)
+            "The answer's status {status} is not an HTTP status: the answer cannot be trusted. {}",
+            effect(operation, verdict.effect, None)
         ),
     };
     if let Some(delay) = retry_after.filter(|_| status >= 500) {
@@ -102,7 +133,12 @@ pub fn answer(
         ));
     }
     if let Some(request_id) = reply.api_error().and_then(|e| e.request_id) {
-        summary.push_str(&format!(" Request id: {request_id}."));
+        summary.push_str(&format!(" Request id: {}.", quoted(&request_id, secrets)));
+    }
+    if let (BodyEnd::Failed(error), false) =
+        (&reply.response.body_end, (200..300).contains(&status))
+    {
+        summary.push_str(&format!(" The body broke off: {}.", error.detail));
     }
     if reply.response.body_end == BodyEnd::OverLimit {
         summary.push_str(&format!(
@@ -115,99 +151,98 @@ pub fn answer(
 }
 
 fn status_line(status: u16) -> String {
-    match reason_phrase(status) {
+    match http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
         Some(reason) => format!("{status} {reason}"),
         None => status.to_string(),
     }
 }
 
-fn accepted(operation: &Operation, head: &str, reply: &Reply<'_>) -> String {
-    let provider = operation.provider;
-    let resource = reply.resource(operation);
-    let mut summary = match &resource {
-        Some(r) => {
-            let name = r.name.map_or(String::new(), |n| format!(" `{n}`"));
-            let id = r.id.unwrap_or("unknown");
-            let status = r.status.unwrap_or("unknown");
-            let action = if matches!(status, "new" | "provisioning") {
-                "accepted the request and is provisioning"
-            } else {
-                "accepted the request for"
-            };
-            format!(
-                "{head}: {provider} {action} {}{name} (id {id}, status {status}). This is not \
-                 success yet: follow it with GET {} until its status is active.",
-                operation.resource,
-                operation.resource_path.replace("{id}", id)
-            )
-        }
-        None => format!(
-            "{head}: {provider} accepted the request. This is not success yet, and the answer does \
-             not describe the new {}: look for it with GET {}.",
-            operation.resource, operation.path
+/// A 2xx whose body arrived whole (or up to the read bound).
+fn success(operation: &Operation, head: &str, reply: &Reply<'_>, secrets: &SecretSet) -> String {
+    let t = &operation.texts;
+    let resource = reply.resource(operation).unwrap_or_default();
+    let id = resource.id.as_deref().map(|id| quoted(id, secrets));
+    let name = resource
+        .name
+        .as_deref()
+        .map_or(String::new(), |n| format!(" `{}`", quoted(n, secrets)));
+    let id_note = id
+        .as_deref()
+        .map_or(String::new(), |id| format!(" (id {id})"));
+    let state = match resource.status.as_deref().map(|s| quoted(s, secrets)) {
+        Some(status) if operation.answer.pending_statuses.contains(&status.as_str()) => format!(
+            ", status {status}: not ready yet. {}",
+            operation.say(t.follow, id.as_deref())
         ),
+        Some(status) if operation.answer.failed_statuses.contains(&status.as_str()) => {
+            format!(", but its status is {status}: it failed; {}.", t.find)
+        }
+        Some(status) => format!(", status {status}."),
+        None => ".".into(),
     };
-    if reply.one_time_secret(operation).is_some() {
-        summary.push_str(" A token was returned once; store it now.");
+    let mut summary = format!(
+        "{head}: the {}{name} was {}{id_note}{state}",
+        t.resource, t.done
+    );
+    if let Some(secret) = operation.answer.one_time_secret {
+        match &reply.one_time {
+            OneTime::Read(_) => summary.push_str(&format!(
+                " The answer carries {}, returned only once: store it now (if it is lost, {}).",
+                secret.what,
+                operation.say(t.replace_secret, id.as_deref())
+            )),
+            OneTime::Unreadable(why) => summary.push_str(&format!(
+                " The answer should carry {}, but it could not be read ({}), so it is not shown: \
+                 do not run the step again; {}.",
+                secret.what,
+                quoted(why, secrets),
+                operation.say(t.replace_secret, id.as_deref())
+            )),
+            OneTime::Absent => {}
+        }
     }
-    let delete = match resource.as_ref().and_then(|r| r.id) {
-        Some(id) => operation.resource_path.replace("{id}", id),
-        None => operation.resource_path.replace("{id}", "<its id>"),
-    };
-    summary.push_str(&format!(
-        " This creates a real, billed {}: delete it with DELETE {delete} when it is no longer needed.",
-        operation.resource
-    ));
+    summary.push(' ');
+    summary.push_str(&operation.say(t.after_success, id.as_deref()));
     summary
 }
 
-fn succeeded(operation: &Operation, head: &str, reply: &Reply<'_>) -> String {
-    let about = reply
-        .resource(operation)
-        .and_then(|r| {
-            Some(format!(
-                " for {} `{}`",
-                operation.resource,
-                r.name.or(r.id)?
-            ))
-        })
-        .unwrap_or_default();
-    format!("{head}: {} reports success{about}.", operation.provider)
-}
-
-/// The status arrived but the body broke off.
-fn broken_body(operation: &Operation, head: &str, status: u16, error: &TransportError) -> String {
-    let mut summary = format!("{head} arrived, but the body broke off: {}.", error.detail);
-    if (200..300).contains(&status) {
-        summary.push_str(&format!(
-            " The {} was probably created: check (GET {}) before running it again.",
-            operation.resource, operation.path
-        ));
-    } else {
-        summary.push_str(" A retry may succeed.");
+/// A 2xx status arrived but the body broke off: the resource exists, its answer is lost.
+fn broken_success(operation: &Operation, head: &str, error: &TransportError) -> String {
+    let t = &operation.texts;
+    let mut summary = format!(
+        "{head} arrived, but the body broke off: {}. {} Do not run the step again: {}",
+        error.detail,
+        effect(operation, Effect::Done, None),
+        t.find
+    );
+    if operation.answer.one_time_secret.is_some() {
+        summary.push_str(&format!(", then {}", operation.say(t.replace_secret, None)));
     }
+    summary.push('.');
     summary
 }
 
 /// The API's own words when it sent its error shape, else what the body was.
 fn details(reply: &Reply<'_>, secrets: &SecretSet) -> String {
     if let Some(error) = reply.api_error() {
-        let message = secrets.mask_str(error.message);
-        let message = abbreviate(message.trim_end_matches('.'), 300);
+        let message = quoted(error.message.trim_end_matches('.'), secrets);
         return match error.id {
-            Some(id) => format!("{message} ({id})"),
-            None => message.into_owned(),
+            Some(id) => format!("{message} ({})", quoted(&id, secrets)),
+            None => message,
         };
     }
     let content_type = reply
         .response
         .header("content-type")
-        .unwrap_or("no content type");
+        .unwrap_or_else(|| "no content type".into());
     match reply.response.body.len() {
         0 => "no details (empty body)".to_string(),
         n => format!(
             "the answer is not the API's JSON error ({}, {n} bytes)",
-            abbreviate(&secrets.mask_str(content_type), 60)
+            quoted(&content_type, secrets)
         ),
     }
 }
@@ -223,28 +258,51 @@ fn rejection_advice(
         Some(delay) => format!("{what}: retry after {}.", human_duration(delay)),
         None => format!("{what}: retry later."),
     };
+    let scope = operation.texts.required_scope;
     match reply.response.status {
         401 => format!(
-            "Check the API token (the `token` secret): it must be valid and allowed `{}`.",
-            operation.required_scope
+            "Check the API token (the `token` secret): it must be valid and allowed `{scope}`."
         ),
-        403 => format!(
-            "The API token is not allowed to do this: it needs the scope `{}`.",
-            operation.required_scope
-        ),
+        403 => format!("The API token is not allowed to do this: it needs the scope `{scope}`."),
         404 => format!("Check the URL {url}."),
         408 => retry("The server timed out waiting for the request"),
         415 => "Send the body as application/json (the Content-Type header).".to_string(),
         429 => retry("Too many requests"),
         300..=399 => format!(
             "Redirects are not followed; the answer points to {}.",
-            abbreviate(
-                &secrets.mask_str(reply.response.header("location").unwrap_or("no Location")),
-                200
+            quoted(
+                &reply
+                    .response
+                    .header("location")
+                    .unwrap_or_else(|| "no Location".into()),
+                secrets
             )
         ),
         _ => "Fix the request: sending it unchanged will fail again.".to_string(),
     }
+}
+
+/// Text from the server as a summary may quote it: secrets masked first (a cut must not
+/// leave part of one), control characters escaped (CR, LF and ANSI escapes would forge lines
+/// or colours in a log), at most `MAX_QUOTED_CHARS` characters. Only a prefix long enough to
+/// hold any secret's spelling is masked: a 3 MB message costs no more than a short one.
+pub fn quoted(text: &str, secrets: &SecretSet) -> String {
+    const SCANNED: usize = 64 * 1024;
+    let prefix = crate::response::cut_at_char_boundary(text, SCANNED);
+    let masked = if prefix.len() < text.len() {
+        secrets.mask_cut_str(prefix)
+    } else {
+        secrets.mask_str(prefix)
+    };
+    let mut escaped = String::with_capacity(masked.len().min(4 * MAX_QUOTED_CHARS));
+    for c in masked.chars().take(MAX_QUOTED_CHARS + 1) {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    abbreviate(&escaped, MAX_QUOTED_CHARS).into_owned()
 }
 
 #[cfg(test)]
@@ -252,6 +310,8 @@ mod tests {
     use super::*;
     use crate::diagnostic::Diagnostics;
     use crate::operation::CREATE_DEDICATED_INFERENCE as OP;
+    use crate::outcome::classify_answer;
+    use crate::testkit::{accepted, answer as reply_of, api_error};
     use crate::transport::WireResponse;
     use crate::url::Scheme;
 
@@ -264,95 +324,113 @@ mod tests {
         }
     }
 
-    fn reply_summary(status: u16, body: &str, retry_after: Option<Duration>) -> String {
-        let response = WireResponse {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: body.as_bytes().to_vec(),
-            body_end: BodyEnd::Complete,
-        };
-        answer(
-            &OP,
-            &url(),
-            &Reply::new(&response),
-            retry_after,
-            &SecretSet::new(),
-        )
+    fn summary_with(
+        response: &WireResponse,
+        retry_after: Option<Duration>,
+        secrets: &mut SecretSet,
+    ) -> String {
+        let reply = Reply::new(&OP, response, secrets);
+        let verdict = classify_answer(&OP, &reply);
+        answer(&OP, &url(), &reply, &verdict, retry_after, secrets)
+    }
+
+    fn summary_of(response: &WireResponse, retry_after: Option<Duration>) -> String {
+        summary_with(response, retry_after, &mut SecretSet::new())
     }
 
     #[test]
-    fn accepted_says_not_success_yet_names_the_resource_and_how_to_delete_it() {
-        let s = reply_summary(
-            202,
-            r#"{"dedicated_inference":{"id":"abc-1","name":"support-llm","status":"provisioning"},"token":{"value":"x"}}"#,
-            None,
+    fn accepted_says_created_not_ready_where_the_token_goes_and_how_to_delete() {
+        let s = summary_of(&accepted(), None);
+        let item = "/v2/dedicated-inferences/6b0b8f8e-8a4c-4a8b-9d5e-0c1f2a3b4c5d";
+        assert_eq!(
+            s,
+            format!(
+                "202 Accepted: the dedicated inference `support-llm` was created (id \
+                 6b0b8f8e-8a4c-4a8b-9d5e-0c1f2a3b4c5d), status provisioning: not ready yet. \
+                 Follow it with GET {item} until its status is active; error means it failed. \
+                 The answer carries a token for the new endpoint, returned only once: store it \
+                 now (if it is lost, mint a new one with POST {item}/tokens). It is billed until \
+                 it is deleted with DELETE {item}."
+            )
         );
-        assert!(s.starts_with("202 Accepted: DigitalOcean accepted the request and is provisioning dedicated inference `support-llm` (id abc-1, status provisioning)."), "{s}");
-        assert!(s.contains("This is not success yet"));
-        assert!(s.contains("A token was returned once; store it now."));
-        assert!(s.contains("DELETE /v2/dedicated-inferences/abc-1"));
-        let s = reply_summary(
+        let failed = reply_of(
             202,
-            r#"{"dedicated_inference":{"id":"i","name":"n","status":"active"}}"#,
-            None,
+            &[],
+            br#"{"dedicated_inference":{"id":"i","status":"error"}}"#,
         );
+        let s = summary_of(&failed, None);
         assert!(
-            s.contains("accepted the request for dedicated inference `n` (id i, status active)"),
+            s.contains("was created (id i), but its status is error: it failed;"),
             "{s}"
         );
-        assert!(!s.contains("token"));
+        assert!(!s.contains("token"), "{s}");
     }
 
     #[test]
-    fn rejections_quote_the_api_and_advise() {
-        let s = reply_summary(
-            401,
-            r#"{"id":"unauthorized","message":"Unable to authenticate you","request_id":"r-9"}"#,
+    fn rejections_quote_the_api_and_say_nothing_was_created() {
+        let s = summary_of(
+            &api_error(401, "unauthorized", "Unable to authenticate you", &[]),
             None,
         );
         assert_eq!(
             s,
-            "401 Unauthorized: DigitalOcean rejected the request: Unable to authenticate you (unauthorized). Check the API token (the `token` secret): it must be valid and allowed `dedicated_inference:create`. Request id: r-9."
+            "401 Unauthorized: DigitalOcean rejected the request: Unable to authenticate you (unauthorized). The dedicated inference was not created. Check the API token (the `token` secret): it must be valid and allowed `dedicated_inference:create`. Request id: req-1."
         );
-        let s = reply_summary(
-            429,
-            r#"{"id":"too_many_requests","message":"Slow down"}"#,
+        let s = summary_of(
+            &api_error(429, "too_many_requests", "Slow down", &[]),
             Some(Duration::from_secs(7)),
         );
-        assert!(s.ends_with("Too many requests: retry after 7 s."), "{s}");
-        let s = reply_summary(503, "<html>", Some(Duration::from_secs(2)));
+        assert!(s.contains("Too many requests: retry after 7 s."), "{s}");
+        let s = summary_of(
+            &reply_of(503, &[("content-type", "text/html")], b"<html>"),
+            Some(Duration::from_secs(2)),
+        );
         assert!(
-            s.contains("not the API's JSON error (application/json, 6 bytes)")
-                && s.contains("wait 2 s"),
+            s.contains("not the API's JSON error (text/html, 6 bytes)") && s.contains("wait 2 s"),
             "{s}"
         );
+        assert!(s.contains("may have been created: look for it"), "{s}");
     }
 
     #[test]
-    fn secrets_are_masked_before_the_message_is_shortened() {
-        // Found by tests/properties.rs: a secret across the 300-character cut kept its start.
+    fn a_taken_name_says_it_may_be_an_earlier_attempt() {
+        let s = summary_of(
+            &api_error(409, "conflict", "name already exists", &[]),
+            None,
+        );
+        assert!(s.contains("was not created by this request"), "{s}");
+        assert!(s.contains("earlier attempt of this same step"), "{s}");
+    }
+
+    #[test]
+    fn server_text_is_masked_escaped_and_capped() {
         let secret = "dop_v1_0123456789abcdef0123456789";
         let mut secrets = SecretSet::new();
-        secrets.add(secret);
-        let message = format!("{}{secret}", "x".repeat(290));
-        let response = WireResponse {
-            status: 302,
-            headers: vec![
-                ("content-type".into(), "application/json".into()),
-                (
-                    "location".into(),
-                    format!("https://elsewhere/{}{secret}", "x".repeat(175)),
-                ),
-            ],
-            body: serde_json::json!({"id": "e", "message": message})
-                .to_string()
-                .into_bytes(),
-            body_end: BodyEnd::Complete,
-        };
-        let s = answer(&OP, &url(), &Reply::new(&response), None, &secrets);
-        let s = secrets.mask_str(&s);
+        secrets.add(secret).unwrap();
+        // A secret across the 200-character cut keeps no part of itself.
+        let message = format!(
+            "{}{secret}\r\nX-Forged: \u{1b}[31mred{}",
+            "x".repeat(190),
+            "y".repeat(3_000_000)
+        );
+        let response = api_error(400, "bad", &message, &[]);
+        let s = summary_with(&response, None, &mut secrets);
         assert!(!s.contains("dop_v1"), "{s}");
-        assert!(s.contains("x••••••••") && s.contains("x•"), "{s}");
+        assert!(
+            !s.contains('\r') && !s.contains('\n') && !s.contains('\u{1b}'),
+            "{s}"
+        );
+        assert!(s.len() < 2000, "{}", s.len());
+    }
+
+    #[test]
+    fn a_status_that_is_not_http_is_no_rejection() {
+        let s = summary_of(&reply_of(999, &[], b""), None);
+        assert!(
+            s.starts_with("The answer's status 999 is not an HTTP status"),
+            "{s}"
+        );
+        assert!(s.contains("may have been created"), "{s}");
     }
 
     #[test]
@@ -361,18 +439,26 @@ mod tests {
         d.error("httpRequest.body.spec.region", "`region` is required");
         d.error("x", "y");
         assert_eq!(
-            invalid(&d),
-            "Nothing was sent: the request has 2 errors. First: httpRequest.body.spec.region: `region` is required"
+            invalid(&OP, &d),
+            "Nothing was sent: the request has 2 errors. The dedicated inference was not created. First: httpRequest.body.spec.region: `region` is required"
         );
         let e = TransportError::new(
             TransportErrorKind::Timeout,
-            "no first byte within 10 s (readTimeoutSeconds)",
+            Delivery::MaybeDelivered,
+            "no answer within 10 s (readTimeoutSeconds)",
         );
-        let s = no_answer(&OP, &url(), &e);
+        let s = no_answer(&OP, &url(), &e, Effect::Maybe);
         assert!(
-            s.starts_with("No answer from api.digitalocean.com: no first byte within 10 s"),
+            s.starts_with("No answer from api.digitalocean.com: no answer within 10 s"),
             "{s}"
         );
-        assert!(s.contains("may have reached DigitalOcean"));
+        assert!(s.contains("may have been created: look for it"), "{s}");
+        let refused = TransportError::new(
+            TransportErrorKind::Connection,
+            Delivery::NotDelivered,
+            "the connection was refused",
+        );
+        let s = no_answer(&OP, &url(), &refused, Effect::NotDone);
+        assert!(s.contains("was not created. A retry may succeed."), "{s}");
     }
 }

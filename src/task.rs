@@ -4,17 +4,17 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::json::json_text;
 use crate::operation::Operation;
 use crate::outcome::{
-    Failure, FailureKind, Outcome, classify_status, classify_transport, retry_after,
+    Effect, FailureKind, INVALID, Outcome, Verdict, classify_answer, classify_transport,
+    retry_after,
 };
 use crate::request::{Rendering, TaskInput, render_request};
 use crate::response::{BODY_LIMIT, Reply, ResponseView};
 use crate::secrets::SecretSet;
 use crate::summary;
 use crate::transport::{
-    BodyEnd, Transport, TransportError, TransportErrorKind, WireRequest, WireResponse, millis,
+    Transport, TransportError, TransportErrorKind, WireRequest, WireResponse, millis,
 };
 
 /// A request as it goes on the wire, every secret masked (the WIT `request-preview`).
@@ -74,7 +74,7 @@ pub struct OperationInfo {
 pub fn describe(operation: &Operation) -> OperationInfo {
     let strings = |values: &[&str]| values.iter().map(|v| v.to_string()).collect();
     OperationInfo {
-        method: operation.method.into(),
+        method: operation.method.to_string(),
         server: operation.server.into(),
         path: operation.path.into(),
         summary: operation.summary.into(),
@@ -136,11 +136,26 @@ fn run(operation: &Operation, input: &TaskInput, transport: &mut dyn Transport) 
     Run { rendering, sent }
 }
 
+impl Run {
+    /// The rendering's diagnostics, and the host's refusal when it refused the request.
+    fn diagnostics(&self) -> Vec<Diagnostic> {
+        let mut diagnostics = self.rendering.diagnostics.to_vec();
+        if let Some(Err(error)) = &self.sent
+            && error.kind == TransportErrorKind::NotSent
+        {
+            diagnostics.push(Diagnostic {
+                severity: Severity::Error,
+                path: "httpRequest".into(),
+                message: format!("the host refused the request: {}", error.detail),
+            });
+        }
+        diagnostics
+    }
+}
+
 /// Where a run ended, for both the editor and the engine.
-struct Verdict<'r> {
-    outcome: Outcome,
-    /// None for a success.
-    failure: Option<Failure>,
+struct Judged<'r> {
+    verdict: Verdict,
     retry_after: Option<Duration>,
     /// Unmasked: callers mask it with `secrets`.
     summary: String,
@@ -150,56 +165,49 @@ struct Verdict<'r> {
     secrets: SecretSet,
 }
 
-fn judge<'r>(operation: &Operation, run: &'r Run, now: SystemTime) -> Verdict<'r> {
+fn judge<'r>(operation: &Operation, run: &'r Run, now: SystemTime) -> Judged<'r> {
     let mut secrets = run.rendering.secrets.clone();
-    let failed = |kind, retryable| Some(Failure { kind, retryable });
     let (Some(request), Some(sent)) = (run.rendering.request.as_ref(), run.sent.as_ref()) else {
-        let summary = summary::invalid(&run.rendering.diagnostics);
-        return Verdict {
-            outcome: Outcome::Invalid,
-            failure: failed(FailureKind::InvalidRequest, false),
+        return Judged {
+            verdict: INVALID,
             retry_after: None,
-            summary,
+            summary: summary::invalid(operation, &run.rendering.diagnostics),
             reply: None,
             secrets,
         };
     };
-    let response = match sent {
-        Ok(response) => response,
+    match sent {
         Err(error) => {
-            let (outcome, failure) = classify_transport(error.kind);
-            return Verdict {
-                outcome,
-                failure: Some(failure),
+            let verdict = classify_transport(error);
+            Judged {
+                verdict,
                 retry_after: None,
-                summary: summary::no_answer(operation, &request.url, error),
+                summary: summary::no_answer(operation, &request.url, error, verdict.effect),
                 reply: None,
                 secrets,
-            };
+            }
         }
-    };
-    let reply = Reply::new(response);
-    reply.collect_secrets(operation, &mut secrets);
-    let (outcome, failure) = match &response.body_end {
-        BodyEnd::Failed(error) => {
-            let (outcome, failure) = classify_transport(error.kind);
-            (outcome, Some(failure))
+        Ok(response) => {
+            let reply = Reply::new(operation, response, &mut secrets);
+            let verdict = classify_answer(operation, &reply);
+            let retryable = verdict.failure.is_some_and(|f| f.retryable);
+            let retry_after = retryable.then(|| retry_after(response, now)).flatten();
+            let summary = summary::answer(
+                operation,
+                &request.url,
+                &reply,
+                &verdict,
+                retry_after,
+                &secrets,
+            );
+            Judged {
+                verdict,
+                retry_after,
+                summary,
+                reply: Some(reply),
+                secrets,
+            }
         }
-        // http-task.md: a body over the bound fails the step whatever its status.
-        BodyEnd::OverLimit => (
-            classify_status(response.status).0,
-            failed(FailureKind::Protocol, false),
-        ),
-        BodyEnd::Complete => classify_status(response.status),
-    };
-    let retry_after = retry_after(response, now);
-    Verdict {
-        outcome,
-        failure,
-        retry_after,
-        summary: summary::answer(operation, &request.url, &reply, retry_after, &secrets),
-        reply: Some(reply),
-        secrets,
     }
 }
 
@@ -212,42 +220,30 @@ pub fn test_request(
 ) -> TestResult {
     let started = Instant::now();
     let run = run(operation, input, transport);
-    let verdict = judge(operation, &run, now);
-    let secrets = &verdict.secrets;
-    let mut diagnostics = run.rendering.diagnostics.to_vec();
-    if let Some(Err(error)) = &run.sent
-        && error.kind == TransportErrorKind::NotSent
-    {
-        diagnostics.push(Diagnostic {
-            severity: Severity::Error,
-            path: "httpRequest".into(),
-            message: format!("the host refused the request: {}", error.detail),
-        });
-    }
-    let revealed_secrets = verdict
-        .reply
-        .as_ref()
-        .and_then(|r| {
-            Some((
-                operation.one_time_secret?.to_string(),
-                r.one_time_secret(operation)?.to_string(),
-            ))
-        })
-        .into_iter()
-        .collect();
+    let judged = judge(operation, &run, now);
+    let secrets = &judged.secrets;
+    let revealed_secrets = match (operation.answer.one_time_secret, &judged.reply) {
+        (Some(secret), Some(reply)) if judged.verdict.effect == Effect::Done => reply
+            .one_time_secret()
+            .map(|value| (secret.path.to_string(), value.to_string()))
+            .into_iter()
+            .collect(),
+        _ => vec![],
+    };
     TestResult {
-        outcome: verdict.outcome,
-        summary: secrets.mask_str(&verdict.summary).into_owned(),
+        outcome: judged.verdict.outcome,
+        summary: secrets.mask_str(&judged.summary).into_owned(),
         request: run.rendering.request.as_ref().map(|r| preview(r, secrets)),
-        response: verdict.reply.as_ref().map(|r| r.view(secrets)),
-        diagnostics: masked_diagnostics(diagnostics, secrets),
+        response: judged.reply.as_ref().map(|r| r.view(secrets)),
+        diagnostics: masked_diagnostics(run.diagnostics(), secrets),
         elapsed_ms: millis(started.elapsed()),
         revealed_secrets,
     }
 }
 
-/// One run as a workflow step. Ok is the step output object, unmasked: the workflow must be
-/// able to store the token the API returns once.
+/// One run as a workflow step. Ok is the step output object, unmasked (but for what
+/// `returnedToken: omit` leaves out): the workflow must be able to store the token the API
+/// returns once.
 pub fn execute(
     operation: &Operation,
     input: &TaskInput,
@@ -255,34 +251,41 @@ pub fn execute(
     now: SystemTime,
 ) -> Result<String, StepFailure> {
     let run = run(operation, input, transport);
-    let verdict = judge(operation, &run, now);
-    let output = verdict.reply.as_ref().map(Reply::step_output);
-    let Some(failure) = verdict.failure else {
+    let judged = judge(operation, &run, now);
+    let Some(failure) = judged.verdict.failure else {
         // Only a complete 2xx has no failure, and it always has a reply.
-        return Ok(output.map(|o| json_text(&o)).unwrap_or_default());
+        return Ok(judged
+            .reply
+            .as_ref()
+            .map(|r| r.step_output(operation, run.rendering.returned_secret))
+            .unwrap_or_default());
     };
-    let secrets = &verdict.secrets;
+    let secrets = &judged.secrets;
     Err(StepFailure {
         kind: failure.kind,
         retryable: failure.retryable,
-        retry_after_ms: verdict.retry_after.map(millis),
-        message: secrets.mask_str(&verdict.summary).into_owned(),
-        diagnostics: masked_diagnostics(run.rendering.diagnostics.to_vec(), secrets),
-        response: output.map(|mut o| {
-            secrets.mask_json(&mut o);
-            json_text(&o)
-        }),
+        retry_after_ms: judged.retry_after.map(millis),
+        message: secrets.mask_str(&judged.summary).into_owned(),
+        diagnostics: masked_diagnostics(run.diagnostics(), secrets),
+        response: judged.reply.as_ref().map(|r| r.masked_step_output(secrets)),
     })
 }
 
 fn preview(request: &WireRequest, secrets: &SecretSet) -> RequestPreview {
     RequestPreview {
-        method: request.method.clone(),
+        method: request.method.to_string(),
         url: secrets.mask_str(&request.url.to_string()).into_owned(),
         headers: request
             .headers
             .iter()
-            .map(|(n, v)| (n.clone(), secrets.mask_str(v).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    secrets
+                        .mask_str(&String::from_utf8_lossy(v.as_bytes()))
+                        .into_owned(),
+                )
+            })
             .collect(),
         body: Some(secrets.mask_str(&request.body).into_owned()),
     }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use serde_json_path_core::spec::query::Queryable;
 
 use crate::diagnostic::{Diagnostics, join_index, join_key};
+use crate::json::json_len_within;
 use crate::jsonpath;
 
 /// Longest JSONPath accepted inside one placeholder: parsing and evaluating stay cheap whatever
@@ -66,7 +67,7 @@ impl<'a> Template<'a> {
         let mut segments = Vec::new();
         let mut rest = text;
         while let Some(at) = rest.find("${") {
-            if at > 0 && rest.as_bytes()[at - 1] == b'$' {
+            if at > 0 && rest.as_bytes().get(at - 1) == Some(&b'$') {
                 // `$${`: the text up to the first `$`, then a literal `${`.
                 push_literal(&mut segments, &rest[..at - 1]);
                 push_literal(&mut segments, &rest[at..at + 2]);
@@ -103,21 +104,34 @@ impl<'a> Template<'a> {
     }
 
     /// Renders as text: literal text as is, inserted values through `insert` (which may
-    /// percent-encode). Returns every problem found, one message each.
+    /// percent-encode). Returns every problem found, one message each. The text may grow to
+    /// `max_len` bytes: past that, rendering stops with one problem, before a large insert is
+    /// copied (an insert never shrinks through `insert`).
     pub fn render_text(
         &self,
         parameters: &Parameters,
+        max_len: usize,
         insert: impl Fn(&str, &mut String),
     ) -> Result<String, Vec<String>> {
         let mut out = String::new();
         let mut problems = Vec::new();
+        let too_long =
+            || format!("renders to more than {max_len} bytes; at most {max_len} are sent");
         for segment in &self.segments {
+            let fits = |out: &String, more: usize| out.len().saturating_add(more) <= max_len;
             match segment {
-                Segment::Literal(text) => out.push_str(text),
+                Segment::Literal(text) if fits(&out, text.len()) => out.push_str(text),
+                Segment::Literal(_) => return Err(vec![too_long()]),
                 Segment::Placeholder(expression) => {
                     match select(expression, parameters).and_then(|v| value_as_text(expression, v))
                     {
-                        Ok(text) => insert(&text, &mut out),
+                        Ok(text) if fits(&out, text.len()) => {
+                            insert(&text, &mut out);
+                            if out.len() > max_len {
+                                return Err(vec![too_long()]);
+                            }
+                        }
+                        Ok(_) => return Err(vec![too_long()]),
                         Err(problem) => problems.push(problem),
                     }
                 }
@@ -277,30 +291,38 @@ pub fn abbreviate(text: &str, max: usize) -> Cow<'_, str> {
     }
 }
 
-/// Renders a text template (a header value) where every insert is plain text.
+/// Renders a text template (a header value) of at most `max_len` bytes where every insert is
+/// plain text.
 pub fn render_text(
     template: &str,
     parameters: &Parameters,
+    max_len: usize,
     path: &str,
     diagnostics: &mut Diagnostics,
 ) -> Option<String> {
-    render_text_with(template, parameters, path, diagnostics, |text, out| {
-        out.push_str(text)
-    })
+    render_text_with(
+        template,
+        parameters,
+        max_len,
+        path,
+        diagnostics,
+        |text, out| out.push_str(text),
+    )
 }
 
-/// Renders a text template, passing inserted text through `insert`; problems become error
-/// diagnostics at `path`.
+/// Renders a text template of at most `max_len` bytes, passing inserted text through
+/// `insert`; problems become error diagnostics at `path`.
 pub fn render_text_with(
     template: &str,
     parameters: &Parameters,
+    max_len: usize,
     path: &str,
     diagnostics: &mut Diagnostics,
     insert: impl Fn(&str, &mut String),
 ) -> Option<String> {
     let rendered = Template::parse(template)
         .map_err(|problem| vec![problem])
-        .and_then(|t| t.render_text(parameters, insert));
+        .and_then(|t| t.render_text(parameters, max_len, insert));
     match rendered {
         Ok(text) => Some(text),
         Err(problems) => {
@@ -312,16 +334,74 @@ pub fn render_text_with(
     }
 }
 
+/// How large a rendered JSON value may grow.
+#[derive(Clone, Copy, Debug)]
+pub struct JsonBudget {
+    /// Bytes of its compact JSON text.
+    pub bytes: usize,
+    /// Values (object keys count as values: each costs a map entry).
+    pub values: usize,
+}
+
+/// What is left of a `JsonBudget` while rendering. It is charged as the value is produced, so
+/// that an insert past it is refused before it is copied: 45 placeholders each inserting a
+/// 4 MB parameter must not build 180 MB first and measure afterwards.
+struct Spend {
+    limits: JsonBudget,
+    bytes_left: usize,
+    values_left: usize,
+    /// Set at the first overrun: rendering stops, with one diagnostic.
+    over: bool,
+}
+
+impl Spend {
+    fn charge(
+        &mut self,
+        bytes: usize,
+        values: usize,
+        path: &str,
+        diagnostics: &mut Diagnostics,
+    ) -> bool {
+        if self.over {
+            return false;
+        }
+        if bytes <= self.bytes_left && values <= self.values_left {
+            self.bytes_left -= bytes;
+            self.values_left -= values;
+            return true;
+        }
+        self.over = true;
+        let (what, limit) = if bytes > self.bytes_left {
+            ("bytes", self.limits.bytes)
+        } else {
+            ("JSON values", self.limits.values)
+        };
+        diagnostics.error(
+            path,
+            format!("the body would be larger than {limit} {what}, the most that is sent; rendering stopped here"),
+        );
+        false
+    }
+}
+
 /// Renders a JSON template (the body): every string, object keys included, is a template; a
 /// string that is exactly one placeholder becomes the selected value with its JSON type.
-/// Returns None when anything failed; every failure is a diagnostic under `path`.
+/// The result stays within `budget`, and nests at most `MAX_NESTING` levels. Returns None
+/// when anything failed; every failure is a diagnostic under `path`.
 pub fn render_json(
     template: &Value,
     parameters: &Parameters,
+    budget: JsonBudget,
     path: &str,
     diagnostics: &mut Diagnostics,
 ) -> Option<Value> {
-    render_value(template, parameters, path, 0, diagnostics)
+    let mut spend = Spend {
+        limits: budget,
+        bytes_left: budget.bytes,
+        values_left: budget.values,
+        over: false,
+    };
+    render_value(template, parameters, path, 0, &mut spend, diagnostics)
 }
 
 /// `render_json` for a value inside `outer` arrays and objects.
@@ -330,38 +410,59 @@ fn render_value(
     parameters: &Parameters,
     path: &str,
     outer: usize,
+    spend: &mut Spend,
     diagnostics: &mut Diagnostics,
 ) -> Option<Value> {
     match template {
-        Value::String(text) => render_json_string(text, parameters, path, outer, diagnostics),
+        Value::String(text) => {
+            render_json_string(text, parameters, path, outer, spend, diagnostics)
+        }
         Value::Array(items) => {
+            // `[` and `]`, and a comma between items.
+            if !spend.charge(items.len().max(1) + 1, 1, path, diagnostics) {
+                return None;
+            }
             let mut out = Vec::with_capacity(items.len());
             let mut ok = true;
             for (i, item) in items.iter().enumerate() {
-                match render_value(
-                    item,
-                    parameters,
-                    &join_index(path, i),
-                    outer + 1,
-                    diagnostics,
-                ) {
+                let item_path = join_index(path, i);
+                match render_value(item, parameters, &item_path, outer + 1, spend, diagnostics) {
                     Some(v) => out.push(v),
                     None => ok = false,
+                }
+                if spend.over {
+                    return None;
                 }
             }
             ok.then_some(Value::Array(out))
         }
         Value::Object(members) => {
+            if !spend.charge(members.len().max(1) + 1, 1, path, diagnostics) {
+                return None;
+            }
             let mut out = serde_json::Map::new();
             let mut ok = true;
             for (key, member) in members {
                 let member_path = join_key(path, key);
                 let key = if key.contains("${") {
-                    render_text(key, parameters, &member_path, diagnostics)
+                    render_text(key, parameters, spend.bytes_left, &member_path, diagnostics)
                 } else {
                     Some(key.clone())
                 };
-                let value = render_value(member, parameters, &member_path, outer + 1, diagnostics);
+                // The key, its quotes and the colon.
+                let key = key
+                    .filter(|k| spend.charge(json_string_len(k) + 1, 1, &member_path, diagnostics));
+                let value = render_value(
+                    member,
+                    parameters,
+                    &member_path,
+                    outer + 1,
+                    spend,
+                    diagnostics,
+                );
+                if spend.over {
+                    return None;
+                }
                 match (key, value) {
                     (Some(k), Some(v)) => {
                         out.insert(k, v);
@@ -371,7 +472,12 @@ fn render_value(
             }
             ok.then_some(Value::Object(out))
         }
-        other => Some(other.clone()),
+        other => {
+            let bytes = json_len_within(other, spend.bytes_left).unwrap_or(usize::MAX);
+            spend
+                .charge(bytes, 1, path, diagnostics)
+                .then(|| other.clone())
+        }
     }
 }
 
@@ -380,10 +486,13 @@ fn render_json_string(
     parameters: &Parameters,
     path: &str,
     outer: usize,
+    spend: &mut Spend,
     diagnostics: &mut Diagnostics,
 ) -> Option<Value> {
     if !text.contains("${") {
-        return Some(Value::String(text.to_owned()));
+        return spend
+            .charge(json_string_len(text), 1, path, diagnostics)
+            .then(|| Value::String(text.to_owned()));
     }
     let template = match Template::parse(text) {
         Ok(t) => t,
@@ -393,34 +502,38 @@ fn render_json_string(
         }
     };
     if let Some(expression) = template.sole_placeholder() {
-        return match select(expression, parameters) {
-            Ok(value) => {
-                // Only an inserted array or object can nest the result deeper than the template.
-                let depth = match value {
-                    Value::Array(_) | Value::Object(_) => outer + nesting(value),
-                    _ => outer,
-                };
-                if depth > MAX_NESTING {
-                    diagnostics.error(
-                        path,
-                        format!(
-                            "placeholder `${{{}}}` inserts JSON that leaves the body nested \
-                             {depth} levels deep; at most {MAX_NESTING} are sent",
-                            abbreviate(expression, 80)
-                        ),
-                    );
-                    return None;
-                }
-                Some(value.clone())
-            }
+        let value = match select(expression, parameters) {
+            Ok(value) => value,
             Err(problem) => {
                 diagnostics.error(path, problem);
-                None
+                return None;
             }
         };
+        // Measured before it is copied, each walk stopping at the budget.
+        let (values, depth) = measure(value, spend.values_left.saturating_add(1));
+        if outer + depth > MAX_NESTING {
+            diagnostics.error(
+                path,
+                format!(
+                    "placeholder `${{{}}}` inserts JSON that leaves the body nested {} levels \
+                     deep; at most {MAX_NESTING} are sent",
+                    abbreviate(expression, 80),
+                    outer + depth
+                ),
+            );
+            return None;
+        }
+        let bytes = json_len_within(value, spend.bytes_left).unwrap_or(usize::MAX);
+        return spend
+            .charge(bytes, values, path, diagnostics)
+            .then(|| value.clone());
     }
-    match template.render_text(parameters, |text, out| out.push_str(text)) {
-        Ok(s) => Some(Value::String(s)),
+    let rendered =
+        template.render_text(parameters, spend.bytes_left, |text, out| out.push_str(text));
+    match rendered {
+        Ok(s) => spend
+            .charge(json_string_len(&s), 1, path, diagnostics)
+            .then_some(Value::String(s)),
         Err(problems) => {
             for problem in problems {
                 diagnostics.error(path, problem);
@@ -430,27 +543,51 @@ fn render_json_string(
     }
 }
 
-/// How many arrays and objects deep `value` nests (a scalar: 0), without recursion.
-fn nesting(value: &Value) -> usize {
+/// The length of `text` as a JSON string, quotes included, as serde_json writes it.
+fn json_string_len(text: &str) -> usize {
+    2 + text
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | 0x08 | 0x0c | b'\n' | b'\r' | b'\t' => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
+}
+
+/// How many values `value` holds (object keys included) and how many arrays and objects deep
+/// it nests (a scalar: 0), without recursion; the count stops once it passes `max_values`.
+fn measure(value: &Value, max_values: usize) -> (usize, usize) {
+    let mut values = 0;
     let mut deepest = 0;
     let mut pending = vec![(value, 0)];
     while let Some((value, depth)) = pending.pop() {
+        values += 1;
+        if values > max_values {
+            break;
+        }
         match value {
             Value::Array(items) => pending.extend(items.iter().map(|child| (child, depth + 1))),
             Value::Object(members) => {
+                values += members.len();
                 pending.extend(members.values().map(|child| (child, depth + 1)))
             }
             _ => continue,
         }
         deepest = deepest.max(depth + 1);
     }
-    deepest
+    (values, deepest)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    const ROOMY: JsonBudget = JsonBudget {
+        bytes: 1 << 20,
+        values: 100_000,
+    };
 
     fn params() -> Value {
         json!({"name": "llm", "scale": 2, "on": true, "obj": {"a": 1}, "list": [1, 2],
@@ -462,6 +599,7 @@ mod tests {
         let out = render_json(
             &template,
             &Parameters::new(&params()),
+            ROOMY,
             "httpRequest.body",
             &mut d,
         );
@@ -577,7 +715,13 @@ mod tests {
         let p = json!({"a}b": 1});
         let mut d = Diagnostics::new();
         assert_eq!(
-            render_json(&json!("${$['a}b']}"), &Parameters::new(&p), "", &mut d),
+            render_json(
+                &json!("${$['a}b']}"),
+                &Parameters::new(&p),
+                ROOMY,
+                "",
+                &mut d
+            ),
             Some(json!(1))
         );
     }
@@ -600,7 +744,10 @@ mod tests {
             "costly": "${$.deep..*..*..*..*}",
             "descendants": "${$..n}"
         });
-        assert_eq!(render_json(&template, &parameters, "body", &mut d), None);
+        assert_eq!(
+            render_json(&template, &parameters, ROOMY, "body", &mut d),
+            None
+        );
         let [costly, descendants] = d.to_vec().try_into().unwrap();
         assert_eq!(costly.path, "body.costly");
         assert!(
@@ -628,7 +775,7 @@ mod tests {
         let many = vec![json!("${$..[?@.id == 7].id}"); 2000];
         let mut d = Diagnostics::new();
         assert_eq!(
-            render_json(&json!(many), &Parameters::new(&p), "b", &mut d),
+            render_json(&json!(many), &Parameters::new(&p), ROOMY, "b", &mut d),
             None
         );
         // ~8,000 visits each: the first 998 are evaluated, the rest refused.
@@ -644,6 +791,7 @@ mod tests {
         let one = render_json(
             &json!("${$..[?@.id == 7].id}"),
             &Parameters::new(&p),
+            ROOMY,
             "b",
             &mut d,
         );
@@ -651,9 +799,66 @@ mod tests {
     }
 
     #[test]
-    fn nesting_counts_arrays_and_objects() {
-        assert_eq!(nesting(&json!(1)), 0);
-        assert_eq!(nesting(&json!({"a": [1, {"b": {}}], "c": []})), 4);
+    fn measure_counts_values_and_nesting() {
+        assert_eq!(measure(&json!(1), 100), (1, 0));
+        // The object, its keys a, c and b, the arrays, 1, and the two inner objects.
+        assert_eq!(measure(&json!({"a": [1, {"b": {}}], "c": []}), 100), (9, 4));
+        // The walk stops once the count passes its bound.
+        assert!(measure(&json!(vec![1; 1000]), 10).0 <= 12);
+    }
+
+    #[test]
+    fn string_lengths_are_serde_json_s() {
+        for text in ["", "plain", "q\"b\\s", "\n\t\u{1}\u{7f}é/"] {
+            assert_eq!(
+                json_string_len(text),
+                serde_json::to_string(text).unwrap().len(),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_budget_is_spent_as_the_body_is_produced() {
+        // Each placeholder inserts 100 KB: 10 fit in 1 MiB, the 11th is refused before it
+        // is copied, and rendering stops there with one diagnostic.
+        let p = json!({"big": "x".repeat(100_000), "many": vec![0; 1000]});
+        let parameters = Parameters::new(&p);
+        let template = json!(vec!["${$.big}"; 50]);
+        let mut d = Diagnostics::new();
+        assert_eq!(
+            render_json(&template, &parameters, ROOMY, "b", &mut d),
+            None
+        );
+        let [only] = d.to_vec().try_into().unwrap();
+        assert_eq!(only.path, "b[10]");
+        assert!(
+            only.message.contains("larger than 1048576 bytes"),
+            "{}",
+            only.message
+        );
+        // Text inserts too, inside one string.
+        let mut d = Diagnostics::new();
+        let joined = json!({"s": "${$.big}".repeat(20)});
+        assert_eq!(render_json(&joined, &parameters, ROOMY, "b", &mut d), None);
+        assert_eq!(d.to_vec()[0].path, "b.s");
+        // And values: 1,000 zeros are 1,001 values.
+        let mut d = Diagnostics::new();
+        let few = JsonBudget {
+            bytes: 1 << 20,
+            values: 1000,
+        };
+        assert_eq!(
+            render_json(&json!("${$.many}"), &parameters, few, "b", &mut d),
+            None
+        );
+        assert!(d.to_vec()[0].message.contains("1000 JSON values"));
+        // What fits is produced exactly.
+        let mut d = Diagnostics::new();
+        let exact = json!({"k": ["${$.big}", 1, true, null, "t ${$.many[0]}"]});
+        let out = render_json(&exact, &parameters, ROOMY, "b", &mut d).unwrap();
+        assert!(d.to_vec().is_empty());
+        assert!(crate::json::json_text(&out).len() <= ROOMY.bytes);
     }
 
     #[test]

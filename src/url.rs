@@ -58,6 +58,10 @@ pub(crate) const INSERTED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// The longest URL sent: servers and front ends refuse longer request lines (414), and
+/// wasi:http hosts cannot send one over 64 KiB at all.
+pub const MAX_URL_BYTES: usize = 16 * 1024;
+
 /// Renders and checks `template` (from `httpRequest.url`); problems are diagnostics at `path`.
 /// `expected_host` is the operation's own host: any other (but loopback) earns a warning.
 pub fn render_url(
@@ -120,9 +124,11 @@ pub fn render_url(
         return None;
     }
 
+    let room = MAX_URL_BYTES.saturating_sub(template.len() - path_and_query.len());
     let rendered = render_text_with(
         path_and_query,
         parameters,
+        room,
         path,
         diagnostics,
         |text, out| {
@@ -269,64 +275,17 @@ fn is_loopback_host(host: &str) -> bool {
         .is_some_and(|groups| groups == [0, 0, 0, 0, 0, 0, 0, 1])
 }
 
-/// Strict dotted decimal: four numbers from 0 to 255 without leading zeros. (std's parser is
-/// as strict, but costs 4 KB of component for two call sites.)
+/// Strict dotted decimal: four numbers from 0 to 255 without leading zeros (std's parser).
 fn parse_ipv4(text: &str) -> Option<[u8; 4]> {
-    let mut octets = [0u8; 4];
-    let mut parts = text.split('.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        let canonical = !part.is_empty()
-            && part.len() <= 3
-            && part.bytes().all(|b| b.is_ascii_digit())
-            && (part.len() == 1 || !part.starts_with('0'));
-        *octet = if canonical {
-            part.parse().ok()?
-        } else {
-            return None;
-        };
-    }
-    parts.next().is_none().then_some(octets)
+    text.parse::<std::net::Ipv4Addr>().ok().map(|a| a.octets())
 }
 
-/// RFC 4291 text form: eight groups of one to four hex digits, at most one `::` for a run of
-/// zero groups, optionally ending in dotted decimal. Zone identifiers are refused.
+/// RFC 4291 text form, optionally ending in dotted decimal; zone identifiers are refused
+/// (std's parser).
 fn parse_ipv6(text: &str) -> Option<[u16; 8]> {
-    fn groups(part: &str, dotted_tail: bool) -> Option<Vec<u16>> {
-        if part.is_empty() {
-            return Some(Vec::new());
-        }
-        let pieces: Vec<&str> = part.split(':').collect();
-        let mut out = Vec::with_capacity(8);
-        for (i, piece) in pieces.iter().enumerate() {
-            if dotted_tail && i + 1 == pieces.len() && piece.contains('.') {
-                let [a, b, c, d] = parse_ipv4(piece)?;
-                out.extend([u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d])]);
-            } else if (1..=4).contains(&piece.len()) && piece.bytes().all(|b| b.is_ascii_hexdigit())
-            {
-                out.push(u16::from_str_radix(piece, 16).ok()?);
-            } else {
-                return None;
-            }
-        }
-        Some(out)
-    }
-    let mut address = [0u16; 8];
-    match text.split_once("::") {
-        None => {
-            let all = groups(text, true)?;
-            (all.len() == 8).then(|| address.copy_from_slice(&all))?;
-        }
-        Some((head, tail)) => {
-            let (head, tail) = (groups(head, false)?, groups(tail, true)?);
-            if head.len() + tail.len() > 7 {
-                return None;
-            }
-            address[..head.len()].copy_from_slice(&head);
-            address[8 - tail.len()..].copy_from_slice(&tail);
-        }
-    }
-    Some(address)
+    text.parse::<std::net::Ipv6Addr>()
+        .ok()
+        .map(|a| a.segments())
 }
 
 /// Makes the definition's own path text a valid request target: a leading `/`, and any byte

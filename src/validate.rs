@@ -1,24 +1,39 @@
-//! Checks a rendered body against the operation's field table (`operation.rs`). The rules are
-//! all data; this walker knows nothing about DigitalOcean.
+//! Checks a rendered body against the operation's field table (`operation.rs`), and finds the
+//! secrets in it (every value under a secret field, at any depth). The rules are all data;
+//! this walker knows nothing about DigitalOcean.
 
 use serde_json::{Map, Value};
 
 use crate::diagnostic::{Diagnostics, join_index, join_key};
 use crate::json::json_text;
 use crate::operation::{BodyField, FieldType, Note, Operation, Rule};
+use crate::secrets::SecretSet;
 use crate::template::{abbreviate, json_kind};
 
-/// Validates `body`; every problem is a diagnostic whose path starts with `prefix`
-/// (`httpRequest.body`).
+/// One walk over the body: what it checks against and what it collects.
+struct Walk<'a> {
+    operation: &'a Operation,
+    diagnostics: &'a mut Diagnostics,
+    secrets: &'a mut SecretSet,
+}
+
+/// Validates `body` and registers its secrets; every problem is a diagnostic whose path starts
+/// with `prefix` (`httpRequest.body`).
 pub fn validate_body(
     operation: &Operation,
     body: &Value,
     prefix: &str,
     diagnostics: &mut Diagnostics,
+    secrets: &mut SecretSet,
 ) {
+    let mut walk = Walk {
+        operation,
+        diagnostics,
+        secrets,
+    };
     match body {
-        Value::Object(members) => check_object(operation, members, "", prefix, diagnostics),
-        other => diagnostics.error(
+        Value::Object(members) => walk.object(members, "", prefix),
+        other => walk.diagnostics.error(
             prefix,
             format!(
                 "the body must be a JSON object, found {}",
@@ -28,74 +43,83 @@ pub fn validate_body(
     }
 }
 
-/// `template` is the table's path of this object (`spec.model_deployments[]`), `path` the
-/// concrete one (`httpRequest.body.spec.model_deployments[0]`).
-fn check_object(
-    operation: &Operation,
-    members: &Map<String, Value>,
-    template: &str,
-    path: &str,
-    diagnostics: &mut Diagnostics,
-) {
-    // The table's fields directly under `template`, with their keys, found once per object:
-    // searching the table again for every member was a third of a large render's time.
-    let children: Vec<(&BodyField, &str)> = operation
-        .body_fields
-        .iter()
-        .filter_map(|f| Some((f, child_key(f.path, template)?)))
-        .collect();
-    for &(field, key) in &children {
-        let member_path = join_key(path, key);
-        match members.get(key) {
-            // An optional null is what "absent" looks like after `omitempty`-style rendering.
-            None | Some(Value::Null) if !field.required => {}
-            None => diagnostics.error(&member_path, missing_message(field)),
-            Some(value) => check_field(operation, field, value, &member_path, diagnostics),
+impl Walk<'_> {
+    /// `template` is the table's path of this object (`spec.model_deployments[]`), `path` the
+    /// concrete one (`httpRequest.body.spec.model_deployments[0]`).
+    fn object(&mut self, members: &Map<String, Value>, template: &str, path: &str) {
+        // The table's fields directly under `template`, with their keys, found once per object:
+        // searching the table again for every member was a third of a large render's time.
+        let children: Vec<(&BodyField, &str)> = self
+            .operation
+            .body_fields
+            .iter()
+            .filter_map(|f| Some((f, child_key(f.path, template)?)))
+            .collect();
+        for &(field, key) in &children {
+            let member_path = join_key(path, key);
+            match members.get(key) {
+                // An optional null is what "absent" looks like after `omitempty`-style rendering.
+                None | Some(Value::Null) if !field.required => {
+                    if let Note::ExpectedWhen {
+                        field: sibling,
+                        value,
+                        why,
+                    } = field.note
+                        && members.get(sibling).and_then(Value::as_str) == Some(value)
+                    {
+                        self.diagnostics.warning(
+                        &member_path,
+                        format!(
+                            "`{key}` is expected when `{sibling}` is `{value}` ({why}); the API \
+                             may refuse the request without it"
+                        ),
+                    );
+                    }
+                }
+                None => self.diagnostics.error(&member_path, missing_message(field)),
+                Some(value) => self.field(field, value, &member_path),
+            }
         }
-    }
-    for key in members.keys() {
-        if !children.iter().any(|&(_, child)| child == key) {
-            let within = if template.is_empty() {
-                "the body".to_string()
-            } else {
-                format!("`{template}`")
-            };
-            diagnostics.warning(
+        for key in members.keys() {
+            if !children.iter().any(|&(_, child)| child == key) {
+                let within = if template.is_empty() {
+                    "the body".to_string()
+                } else {
+                    format!("`{template}`")
+                };
+                self.diagnostics.warning(
                 join_key(path, key),
                 format!(
                     "`{key}` is not a documented field of {within}; the API may ignore or reject it"
                 ),
             );
+            }
         }
     }
-}
 
-fn check_field(
-    operation: &Operation,
-    field: &BodyField,
-    value: &Value,
-    path: &str,
-    diagnostics: &mut Diagnostics,
-) {
-    let secret = matches!(field.note, Note::Secret | Note::SecretAlias { .. });
-    if !has_type(value, field.field_type) {
-        diagnostics.error(
-            path,
-            format!(
-                "expected {} {}, found {}",
-                article(field.field_type.name()),
-                field.field_type.name(),
-                describe_found(value, secret)
-            ),
-        );
-        return;
-    }
-    check_rule(field, value, path, diagnostics);
-    if let Value::String(s) = value
-        && !field.allowed_values.is_empty()
-        && !field.allowed_values.contains(&s.as_str())
-    {
-        diagnostics.warning(
+    fn field(&mut self, field: &BodyField, value: &Value, path: &str) {
+        let secret = field.is_secret();
+        if secret && let Err(refused) = self.secrets.add_leaves(value) {
+            self.diagnostics.error(path, format!("the value {refused}"));
+        }
+        if !has_type(value, field.field_type) {
+            self.diagnostics.error(
+                path,
+                format!(
+                    "expected {} {}, found {}",
+                    article(field.field_type.name()),
+                    field.field_type.name(),
+                    describe_found(value, secret)
+                ),
+            );
+            return;
+        }
+        check_rule(field, value, path, self.diagnostics);
+        if let Value::String(s) = value
+            && !field.allowed_values.is_empty()
+            && !field.allowed_values.contains(&s.as_str())
+        {
+            self.diagnostics.warning(
             path,
             format!(
                 "`{}` is not a documented value ({}); the documented list grows, so it is sent as is",
@@ -103,45 +127,42 @@ fn check_field(
                 field.allowed_values.join(", ")
             ),
         );
-    }
-    match field.note {
-        Note::ReadOnly => diagnostics.warning(
-            path,
-            format!(
-                "`{}` is read-only: the API sets it, remove it from the request",
-                last_key(field.path)
-            ),
-        ),
-        Note::SecretAlias { documented } => diagnostics.warning(
-            path,
-            format!(
-                "`{}` is accepted (DigitalOcean's Go client sends it) and kept secret, but the \
-                 documented key is `{documented}`",
-                last_key(field.path)
-            ),
-        ),
-        Note::None | Note::Secret => {}
-    }
-    match (field.field_type, value) {
-        (FieldType::Object, Value::Object(members)) => {
-            check_object(operation, members, field.path, path, diagnostics)
         }
-        (FieldType::ArrayOfObjects, Value::Array(items)) => {
-            let item_template = format!("{}[]", field.path);
-            for (i, item) in items.iter().enumerate() {
-                let item_path = join_index(path, i);
-                match item {
-                    Value::Object(members) => {
-                        check_object(operation, members, &item_template, &item_path, diagnostics)
+        match field.note {
+            Note::ReadOnly => self.diagnostics.warning(
+                path,
+                format!(
+                    "`{}` is read-only: the API sets it, remove it from the request",
+                    last_key(field.path)
+                ),
+            ),
+            Note::SecretAlias { documented, why } => self.diagnostics.warning(
+                path,
+                format!(
+                    "`{}` is accepted ({why}) and kept secret, but the documented key is \
+                 `{documented}`",
+                    last_key(field.path)
+                ),
+            ),
+            Note::None | Note::Secret | Note::ExpectedWhen { .. } => {}
+        }
+        match (field.field_type, value) {
+            (FieldType::Object, Value::Object(members)) => self.object(members, field.path, path),
+            (FieldType::ArrayOfObjects, Value::Array(items)) => {
+                let item_template = format!("{}[]", field.path);
+                for (i, item) in items.iter().enumerate() {
+                    let item_path = join_index(path, i);
+                    match item {
+                        Value::Object(members) => self.object(members, &item_template, &item_path),
+                        other => self.diagnostics.error(
+                            item_path,
+                            format!("expected an object, found {}", describe_found(other, false)),
+                        ),
                     }
-                    other => diagnostics.error(
-                        item_path,
-                        format!("expected an object, found {}", describe_found(other, false)),
-                    ),
                 }
             }
+            _ => {}
         }
-        _ => {}
     }
 }
 
@@ -300,6 +321,7 @@ mod tests {
                 "enable_public_endpoint": true,
                 "model_deployments": [{
                     "model_slug": "meta-llama/Llama-3.1-8B-Instruct", "model_provider": "hugging_face",
+                    "provider_model_id": "meta-llama/Llama-3.1-8B-Instruct",
                     "accelerators": [{"type": "prefill_decode", "scale": 1, "accelerator_slug": "gpu-h100x1-80gb"}]
                 }]
             },
@@ -314,6 +336,7 @@ mod tests {
             body,
             "httpRequest.body",
             &mut d,
+            &mut SecretSet::new(),
         );
         d.to_vec()
     }
@@ -435,6 +458,68 @@ mod tests {
             d.iter().any(
                 |d| d.path == "httpRequest.body.spec.regoin" && d.severity == Severity::Warning
             )
+        );
+    }
+
+    #[test]
+    fn provider_model_id_is_expected_for_hugging_face_models() {
+        let mut b = valid();
+        b["spec"]["model_deployments"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("provider_model_id");
+        let d = only(&b);
+        assert_eq!(
+            (d.severity, d.path.as_str()),
+            (
+                Severity::Warning,
+                "httpRequest.body.spec.model_deployments[0].provider_model_id"
+            )
+        );
+        assert!(
+            d.message
+                .contains("when `model_provider` is `hugging_face`"),
+            "{}",
+            d.message
+        );
+        b["spec"]["model_deployments"][0]["model_provider"] = json!("digitalocean");
+        assert_eq!(
+            only(&b).path,
+            "httpRequest.body.spec.model_deployments[0].model_provider"
+        );
+    }
+
+    #[test]
+    fn secrets_are_collected_at_any_depth() {
+        let mut secrets = SecretSet::new();
+        let mut d = Diagnostics::new();
+        let mut b = valid();
+        b["secrets"] = json!({"hugging_face_token": "hf_go_spelling"});
+        validate_body(
+            &CREATE_DEDICATED_INFERENCE,
+            &b,
+            "body",
+            &mut d,
+            &mut secrets,
+        );
+        assert_eq!(
+            secrets.mask_str("hf_x and hf_go_spelling"),
+            "•••••••• and ••••••••"
+        );
+        // A secret that cannot be masked reliably is refused where it is.
+        b["access_tokens"]["huge"] = json!("x".repeat(5000));
+        let mut d = Diagnostics::new();
+        validate_body(
+            &CREATE_DEDICATED_INFERENCE,
+            &b,
+            "body",
+            &mut d,
+            &mut SecretSet::new(),
+        );
+        assert!(
+            d.to_vec()
+                .iter()
+                .any(|d| d.path == "body.access_tokens" && d.severity == Severity::Error)
         );
     }
 

@@ -1,8 +1,8 @@
-//! The four calls end to end in native Rust, over a scripted transport that records every
-//! request it is asked to send. (The same behaviour through the real component, wasmtime and
-//! a real HTTP server is covered by tests/e2e.)
+//! The four calls end to end in native Rust, over the test kit's scripted transport, which
+//! records every request it is asked to send. (The same behaviour through the real component,
+//! each host and a real HTTP server is covered by tests/e2e.)
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use do_dedicated_inference_task::diagnostic::Severity;
 use do_dedicated_inference_task::operation::CREATE_DEDICATED_INFERENCE as OP;
@@ -10,123 +10,26 @@ use do_dedicated_inference_task::outcome::{FailureKind, Outcome};
 use do_dedicated_inference_task::request::TaskInput;
 use do_dedicated_inference_task::response::{BODY_LIMIT, DISPLAY_LIMIT};
 use do_dedicated_inference_task::task::{self, StepFailure, TestResult};
-use do_dedicated_inference_task::transport::{
-    BodyEnd, Transport, TransportError, TransportErrorKind, WireRequest, WireResponse,
+use do_dedicated_inference_task::testkit::{
+    API_TOKEN, Answer, HF_TOKEN, RETURNED_TOKEN, ScriptedTransport, accepted, answer, api_error,
+    broken, failure as transport_failure, fixture_input, input_with, now,
 };
+use do_dedicated_inference_task::transport::{BodyEnd, Delivery, TransportErrorKind};
 use serde_json::{Value, json};
 
-const API_TOKEN: &str = "dop_v1_a1b2c3d4e5f6a7b8c9d0";
-const HF_TOKEN: &str = "hf_standinGatedModelToken0123456789";
-const RETURNED_TOKEN: &str = "dit_0f1e2d3c4b5a69788796a5b4c3d2e1f0";
-
-/// Answers every request with the same scripted result and keeps what it was sent.
-struct ScriptedApi {
-    answer: Result<WireResponse, TransportError>,
-    sent: Vec<WireRequest>,
+fn scripted(answer: Answer) -> ScriptedTransport {
+    ScriptedTransport::answering(answer)
 }
 
-impl ScriptedApi {
-    fn new(answer: Result<WireResponse, TransportError>) -> Self {
-        Self {
-            answer,
-            sent: vec![],
-        }
-    }
-}
-
-impl Transport for ScriptedApi {
-    fn send(
-        &mut self,
-        request: &WireRequest,
-        body_limit: usize,
-    ) -> Result<WireResponse, TransportError> {
-        assert_eq!(body_limit, BODY_LIMIT);
-        self.sent.push(request.clone());
-        self.answer.clone()
-    }
-}
-
-fn now() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_800_000_000)
-}
-
-fn answer(
-    status: u16,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Result<WireResponse, TransportError> {
-    Ok(WireResponse {
-        status,
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
-        body: body.to_vec(),
-        body_end: BodyEnd::Complete,
-    })
-}
-
-fn accepted_body() -> Vec<u8> {
-    json!({
-        "dedicated_inference": {"id": "6b0b8f8e-8a4c-4a8b-9d5e-0c1f2a3b4c5d", "name": "support-llm",
-                                "status": "provisioning", "region": "tor1"},
-        "token": {"id": "tok-1", "name": "support-llm-token", "is_managed": true, "value": RETURNED_TOKEN}
-    })
-    .to_string()
-    .into_bytes()
-}
-
-fn accepted() -> Result<WireResponse, TransportError> {
-    answer(
-        202,
-        &[
-            ("content-type", "application/json; charset=utf-8"),
-            ("ratelimit-remaining", "4999"),
-        ],
-        &accepted_body(),
-    )
-}
-
-fn api_error(
-    status: u16,
-    id: &str,
-    headers: &[(&str, &str)],
-) -> Result<WireResponse, TransportError> {
-    let body =
-        json!({"id": id, "message": format!("{id} happened"), "request_id": "req-1"}).to_string();
-    let mut all = vec![("content-type", "application/json")];
-    all.extend_from_slice(headers);
-    answer(status, &all, body.as_bytes())
-}
-
-fn fixture_input() -> TaskInput {
-    TaskInput {
-        definition: OP.default_definition.to_string(),
-        parameters: OP.example_parameters.to_string(),
-        secrets: vec![("token".into(), API_TOKEN.into())],
-    }
-}
-
-fn input_with(edit: impl FnOnce(&mut Value, &mut Value)) -> TaskInput {
-    let mut definition: Value = serde_json::from_str(OP.default_definition).unwrap();
-    let mut parameters: Value = serde_json::from_str(OP.example_parameters).unwrap();
-    edit(&mut definition, &mut parameters);
-    TaskInput {
-        definition: definition.to_string(),
-        parameters: parameters.to_string(),
-        ..fixture_input()
-    }
-}
-
-fn test_request(input: &TaskInput, api: &mut ScriptedApi) -> TestResult {
+fn test_request(input: &TaskInput, api: &mut ScriptedTransport) -> TestResult {
     task::test_request(&OP, input, api, now())
 }
 
-fn execute(input: &TaskInput, api: &mut ScriptedApi) -> Result<String, StepFailure> {
+fn execute(input: &TaskInput, api: &mut ScriptedTransport) -> Result<String, StepFailure> {
     task::execute(&OP, input, api, now())
 }
 
-fn failure(input: &TaskInput, api: &mut ScriptedApi) -> StepFailure {
+fn failure(input: &TaskInput, api: &mut ScriptedTransport) -> StepFailure {
     execute(input, api).expect_err("the step should fail")
 }
 
@@ -137,11 +40,11 @@ fn strings_of(result: &impl std::fmt::Debug) -> String {
 
 #[test]
 fn accepted_end_to_end() {
-    let mut api = ScriptedApi::new(accepted());
+    let mut api = scripted(Ok(accepted()));
     let result = test_request(&fixture_input(), &mut api);
     assert_eq!(api.sent.len(), 1);
     assert_eq!(result.outcome, Outcome::Accepted);
-    assert!(result.summary.contains("not success yet") && result.summary.contains("store it now"));
+    assert!(result.summary.contains("not ready yet") && result.summary.contains("store it now"));
     assert!(
         result
             .summary
@@ -158,7 +61,7 @@ fn accepted_end_to_end() {
     assert!(
         request
             .headers
-            .contains(&("Authorization".into(), "Bearer ••••••••".into()))
+            .contains(&("authorization".into(), "Bearer ••••••••".into()))
     );
     let sent_body: Value = serde_json::from_str(&api.sent[0].body).unwrap();
     assert_eq!(sent_body["access_tokens"]["hugging_face_token"], HF_TOKEN);
@@ -172,7 +75,7 @@ fn accepted_end_to_end() {
     assert_eq!(response.status, 202);
     let shown: Value = serde_json::from_str(&response.body).unwrap();
     assert_eq!(shown["token"]["value"], "••••••••");
-    assert_eq!(shown["dedicated_inference"]["name"], "support-llm");
+    assert_eq!(shown["dedicated_inference"]["spec"]["name"], "support-llm");
 
     // The returned token is in revealed-secrets and nowhere else.
     let mut rest = result.clone();
@@ -185,7 +88,7 @@ fn accepted_end_to_end() {
 
 #[test]
 fn execute_ok_keeps_the_token_for_the_workflow() {
-    let mut api = ScriptedApi::new(accepted());
+    let mut api = scripted(Ok(accepted()));
     let output: Value =
         serde_json::from_str(&execute(&fixture_input(), &mut api).unwrap()).unwrap();
     assert_eq!(api.sent.len(), 1);
@@ -203,7 +106,7 @@ fn execute_ok_keeps_the_token_for_the_workflow() {
 
 #[test]
 fn other_2xx_succeeds() {
-    let mut api = ScriptedApi::new(answer(200, &[("content-type", "text/plain")], b"fine"));
+    let mut api = scripted(Ok(answer(200, &[("content-type", "text/plain")], b"fine")));
     let result = test_request(&fixture_input(), &mut api);
     assert_eq!(result.outcome, Outcome::Succeeded);
     let output: Value =
@@ -214,7 +117,7 @@ fn other_2xx_succeeds() {
 #[test]
 fn invalid_requests_are_never_sent() {
     let input = input_with(|_, p| p["model"]["scale"] = json!(0));
-    let mut api = ScriptedApi::new(accepted());
+    let mut api = scripted(Ok(accepted()));
     let result = test_request(&input, &mut api);
     assert_eq!(result.outcome, Outcome::Invalid);
     assert!(
@@ -287,7 +190,7 @@ fn statuses_follow_the_outcome_table() {
         (503, "service_unavailable", Outcome::Failed, true),
     ];
     for &(status, id, outcome, retryable) in cases {
-        let mut api = ScriptedApi::new(api_error(status, id, &[]));
+        let mut api = scripted(Ok(api_error(status, id, &format!("{id} happened"), &[])));
         let result = test_request(&fixture_input(), &mut api);
         assert_eq!(result.outcome, outcome, "{status}");
         assert_eq!(result.response.as_ref().unwrap().status, status);
@@ -311,48 +214,79 @@ fn statuses_follow_the_outcome_table() {
 
 #[test]
 fn retry_hints() {
-    let mut api = ScriptedApi::new(api_error(429, "too_many_requests", &[("retry-after", "7")]));
+    let mut api = scripted(Ok(api_error(
+        429,
+        "too_many_requests",
+        "Slow down",
+        &[("retry-after", "7")],
+    )));
     assert_eq!(
         failure(&fixture_input(), &mut api).retry_after_ms,
         Some(7000)
     );
     let date = httpdate::fmt_http_date(now() + Duration::from_secs(30));
-    let mut api = ScriptedApi::new(api_error(
+    let mut api = scripted(Ok(api_error(
         429,
         "too_many_requests",
+        "Slow down",
         &[("retry-after", &date)],
-    ));
+    )));
     assert_eq!(
         failure(&fixture_input(), &mut api).retry_after_ms,
         Some(30_000)
     );
-    let mut api = ScriptedApi::new(api_error(
+    let mut api = scripted(Ok(api_error(
         429,
         "too_many_requests",
+        "Slow down",
         &[
             ("ratelimit-remaining", "0"),
             ("ratelimit-reset", "1800000020"),
         ],
-    ));
+    )));
     let f = failure(&fixture_input(), &mut api);
     assert_eq!(f.retry_after_ms, Some(20_000));
     assert!(f.message.contains("retry after 20 s"), "{}", f.message);
-    let mut api = ScriptedApi::new(api_error(
+    let mut api = scripted(Ok(api_error(
         429,
         "too_many_requests",
+        "Slow down",
         &[("ratelimit-remaining", "12")],
-    ));
+    )));
     assert_eq!(failure(&fixture_input(), &mut api).retry_after_ms, None);
 }
 
 #[test]
-fn transport_errors_are_unreachable() {
-    for (kind, expected) in [
-        (TransportErrorKind::Timeout, FailureKind::Timeout),
-        (TransportErrorKind::Connection, FailureKind::Connection),
-        (TransportErrorKind::Protocol, FailureKind::Protocol),
+fn transport_errors_are_unreachable_and_say_whether_it_was_created() {
+    use Delivery::{MaybeDelivered, NotDelivered};
+    use TransportErrorKind as K;
+    for (kind, delivery, expected, effect) in [
+        (
+            K::Timeout,
+            MaybeDelivered,
+            FailureKind::Timeout,
+            "may have been created",
+        ),
+        (
+            K::Connection,
+            NotDelivered,
+            FailureKind::Connection,
+            "was not created",
+        ),
+        (
+            K::Connection,
+            MaybeDelivered,
+            FailureKind::Connection,
+            "may have been created",
+        ),
+        (
+            K::Protocol,
+            MaybeDelivered,
+            FailureKind::Protocol,
+            "may have been created",
+        ),
     ] {
-        let mut api = ScriptedApi::new(Err(TransportError::new(kind, "it broke")));
+        let mut api = scripted(transport_failure(kind, delivery, "it broke"));
         let result = test_request(&fixture_input(), &mut api);
         assert_eq!(result.outcome, Outcome::Unreachable);
         assert!(result.response.is_none() && result.request.is_some());
@@ -363,13 +297,15 @@ fn transport_errors_are_unreachable() {
             "{}",
             result.summary
         );
+        assert!(result.summary.contains(effect), "{}", result.summary);
         let f = failure(&fixture_input(), &mut api);
         assert_eq!((f.kind, f.retryable, f.response), (expected, true, None));
     }
-    let mut api = ScriptedApi::new(Err(TransportError::new(
-        TransportErrorKind::NotSent,
+    let mut api = scripted(transport_failure(
+        K::NotSent,
+        NotDelivered,
         "header `x` is forbidden by the host",
-    )));
+    ));
     let result = test_request(&fixture_input(), &mut api);
     assert_eq!(result.outcome, Outcome::Invalid);
     assert!(
@@ -380,51 +316,117 @@ fn transport_errors_are_unreachable() {
     );
     let f = failure(&fixture_input(), &mut api);
     assert_eq!((f.kind, f.retryable), (FailureKind::InvalidRequest, false));
+    assert!(
+        f.diagnostics
+            .iter()
+            .any(|d| d.message.contains("forbidden by the host"))
+    );
 }
 
 #[test]
-fn a_body_that_breaks_off_is_unreachable_and_warns_about_the_create() {
-    let cut = accepted_body()[..60].to_vec();
-    let broken = Ok(WireResponse {
-        status: 202,
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: cut,
-        body_end: BodyEnd::Failed(TransportError::new(
-            TransportErrorKind::Connection,
-            "the connection was reset",
-        )),
-    });
-    let mut api = ScriptedApi::new(broken);
+fn an_accepted_create_is_never_retryable() {
+    // The 202's status line arrived, then the body broke off: the instance exists.
+    for kind in [TransportErrorKind::Connection, TransportErrorKind::Timeout] {
+        let mut api = scripted(Ok(broken(accepted(), 60, kind)));
+        let result = test_request(&fixture_input(), &mut api);
+        assert_eq!(result.outcome, Outcome::Unreachable);
+        assert_eq!(result.response.as_ref().unwrap().body, "");
+        assert!(result.revealed_secrets.is_empty());
+        let s = &result.summary;
+        assert!(s.contains("The dedicated inference was created."), "{s}");
+        assert!(s.contains("Do not run the step again"), "{s}");
+        assert!(s.contains("GET /v2/dedicated-inferences"), "{s}");
+        assert!(
+            s.contains("POST /v2/dedicated-inferences/<its id>/tokens"),
+            "{s}"
+        );
+        let f = failure(&fixture_input(), &mut api);
+        assert!(!f.retryable, "{kind:?}");
+        assert_eq!(f.retry_after_ms, None);
+    }
+}
+
+#[test]
+fn a_taken_name_is_rejected_for_good() {
+    for status in [409, 422] {
+        let taken = api_error(
+            status,
+            "conflict",
+            "a dedicated inference named support-llm already exists",
+            &[],
+        );
+        let mut api = scripted(Ok(taken));
+        let result = test_request(&fixture_input(), &mut api);
+        assert_eq!(result.outcome, Outcome::Rejected);
+        assert!(
+            result.summary.contains("earlier attempt of this same step"),
+            "{}",
+            result.summary
+        );
+        let f = failure(&fixture_input(), &mut api);
+        assert_eq!((f.kind, f.retryable), (FailureKind::HttpStatus, false));
+    }
+}
+
+#[test]
+fn an_accepted_answer_whose_token_cannot_be_read_says_so() {
+    let gzip = answer(
+        202,
+        &[
+            ("content-type", "application/json"),
+            ("content-encoding", "gzip"),
+        ],
+        b"\x1f\x8b\x08",
+    );
+    let mut api = scripted(Ok(gzip));
     let result = test_request(&fixture_input(), &mut api);
-    assert_eq!(result.outcome, Outcome::Unreachable);
-    assert_eq!(result.response.as_ref().unwrap().body, "");
+    assert_eq!(result.outcome, Outcome::Accepted);
+    assert!(result.revealed_secrets.is_empty());
     assert!(
-        result.summary.contains("probably created"),
+        result
+            .summary
+            .contains("could not be read (the body is `gzip`-encoded"),
+        "{}",
+        result.summary
+    );
+    assert!(
+        result.summary.contains("do not run the step again"),
         "{}",
         result.summary
     );
     let f = failure(&fixture_input(), &mut api);
-    assert_eq!((f.kind, f.retryable), (FailureKind::Connection, true));
+    assert_eq!((f.kind, f.retryable), (FailureKind::Protocol, false));
+}
+
+#[test]
+fn returned_token_omit_keeps_it_out_of_the_output_only() {
+    let input = input_with(|d, _| d["returnedToken"] = json!("omit"));
+    let mut api = scripted(Ok(accepted()));
+    let output = execute(&input, &mut api).unwrap();
+    assert!(!output.contains(RETURNED_TOKEN), "{output}");
+    let output: Value = serde_json::from_str(&output).unwrap();
+    assert!(output["omitted"].as_str().unwrap().contains("/tokens"));
+    // The editor still reveals it once.
+    let result = test_request(&input, &mut api);
+    assert_eq!(
+        result.revealed_secrets,
+        vec![("token.value".into(), RETURNED_TOKEN.into())]
+    );
 }
 
 #[test]
 fn bodies_over_the_bound() {
-    let mut body = accepted_body();
-    body.resize(BODY_LIMIT, b' ');
-    let over = Ok(WireResponse {
-        status: 202,
-        headers: vec![("content-type".into(), "application/json".into())],
-        body,
-        body_end: BodyEnd::OverLimit,
-    });
-    let mut api = ScriptedApi::new(over);
+    let mut over = accepted();
+    over.body.resize(BODY_LIMIT, b' ');
+    over.body_end = BodyEnd::OverLimit;
+    let mut api = scripted(Ok(over));
     let result = test_request(&fixture_input(), &mut api);
     assert_eq!(result.outcome, Outcome::Accepted);
     let view = result.response.as_ref().unwrap();
     assert!(view.truncated && view.body.len() <= DISPLAY_LIMIT);
     assert!(
         !view.body.contains(RETURNED_TOKEN),
-        "the token is masked even in a cut body"
+        "the token is never shown from a cut body"
     );
     assert!(result.summary.contains("larger than 4 MiB"));
     let f = failure(&fixture_input(), &mut api);
@@ -436,11 +438,11 @@ fn bodies_over_the_bound() {
 fn secrets_are_masked_in_failures_too() {
     // A server that echoes every secret back in its error.
     let echo = format!(r#"{{"id":"unprocessable_entity","message":"bad {API_TOKEN} {HF_TOKEN}"}}"#);
-    let mut api = ScriptedApi::new(answer(
+    let mut api = scripted(Ok(answer(
         422,
         &[("content-type", "application/json")],
         echo.as_bytes(),
-    ));
+    )));
     let f = failure(&fixture_input(), &mut api);
     let result = test_request(&fixture_input(), &mut api);
     for text in [strings_of(&f), strings_of(&result)] {

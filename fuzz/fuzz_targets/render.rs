@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 
 use do_dedicated_inference_task::operation::CREATE_DEDICATED_INFERENCE as OP;
-use do_dedicated_inference_task::request::{TOKEN_SECRET, TaskInput, render_request};
+use do_dedicated_inference_task::request::{TaskInput, render_request};
 use do_dedicated_inference_task::task;
 use do_dedicated_inference_task::url::{Scheme, TargetUrl};
 use do_dedicated_inference_task_fuzz::{
@@ -45,7 +45,7 @@ fn raw_input(data: &[u8]) -> TaskInput {
         .enumerate()
         .map(|(i, value)| {
             let name = if i == 0 {
-                TOKEN_SECRET.to_string()
+                "token".to_string()
             } else {
                 format!("secret{i}")
             };
@@ -112,7 +112,7 @@ impl FixtureEdit {
             definition: definition.to_string(),
             parameters: parameters.to_string(),
             secrets: vec![(
-                TOKEN_SECRET.into(),
+                "token".into(),
                 self.api_token.clone().unwrap_or_else(|| API_TOKEN.into()),
             )],
         }

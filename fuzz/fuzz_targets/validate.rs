@@ -11,7 +11,8 @@
 
 use do_dedicated_inference_task::diagnostic::{Diagnostics, MAX_DIAGNOSTICS};
 use do_dedicated_inference_task::operation::CREATE_DEDICATED_INFERENCE as OP;
-use do_dedicated_inference_task::request::{TOKEN_SECRET, TaskInput, render_request};
+use do_dedicated_inference_task::request::{TaskInput, render_request};
+use do_dedicated_inference_task::secrets::SecretSet;
 use do_dedicated_inference_task::task;
 use do_dedicated_inference_task::validate::validate_body;
 use do_dedicated_inference_task_fuzz::{
@@ -35,7 +36,18 @@ fuzz_target!(|data: &[u8]| {
 
 fn validate_directly(body: &Value) {
     let mut diagnostics = Diagnostics::new();
-    validate_body(&OP, body, PREFIX, &mut diagnostics);
+    let mut secrets = SecretSet::new();
+    validate_body(&OP, body, PREFIX, &mut diagnostics, &mut secrets);
+    // Every value under a secret field, however deep, is masked: unless one was refused as
+    // too long to mask, which is an error that blocks sending.
+    if !diagnostics.has_errors() {
+        for secret in body_secrets(&OP, body) {
+            assert!(
+                secret.is_empty() || !secrets.mask_str(&secret).contains(&secret),
+                "the body secret {secret:?} is not masked"
+            );
+        }
+    }
     if !body.is_object() {
         assert!(diagnostics.has_errors(), "a non-object body passed");
     }
@@ -63,7 +75,7 @@ fn validate_through_render(data: &[u8], parsed: Option<&Value>) {
     let input = TaskInput {
         definition,
         parameters: FIXTURE_PARAMETERS.into(),
-        secrets: vec![(TOKEN_SECRET.into(), API_TOKEN.into())],
+        secrets: vec![("token".into(), API_TOKEN.into())],
     };
     let rendering = render_request(&OP, &input);
     let result = task::render(&OP, &input);

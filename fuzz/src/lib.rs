@@ -1,18 +1,15 @@
-//! What the fuzz targets share: the fixtures, a scripted transport, fuzzed JSON values, and the
-//! masking oracle ("no secret appears in this text").
+//! What the fuzz targets share beyond the crate's test kit (`testkit`: the scripted transport,
+//! the clock): the fixtures, fuzzed JSON values, and the masking oracle ("no secret appears in
+//! this text").
 //!
 //! The oracle is a plain substring check, independent of `secrets.rs`: the product promises
 //! that a masked text never contains a secret, in any of the spellings it outputs.
 
 use std::borrow::Cow;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use do_dedicated_inference_task::diagnostic::Diagnostic;
-use do_dedicated_inference_task::operation::{Note, Operation};
+use do_dedicated_inference_task::operation::Operation;
 use do_dedicated_inference_task::task::RequestPreview;
-use do_dedicated_inference_task::transport::{
-    Transport, TransportError, WireRequest, WireResponse,
-};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
@@ -30,34 +27,6 @@ pub fn split_parts(data: &[u8]) -> Vec<Cow<'_, str>> {
     data.split(|&b| b == 0xFF)
         .map(String::from_utf8_lossy)
         .collect()
-}
-
-/// A fixed instant, so that `Retry-After` dates are judged the same way on every run.
-pub fn now() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_800_000_000)
-}
-
-/// Answers every request with the same scripted result and counts the sends.
-pub struct ScriptedTransport {
-    pub answer: Result<WireResponse, TransportError>,
-    pub sends: usize,
-}
-
-impl ScriptedTransport {
-    pub fn new(answer: Result<WireResponse, TransportError>) -> Self {
-        Self { answer, sends: 0 }
-    }
-}
-
-impl Transport for ScriptedTransport {
-    fn send(
-        &mut self,
-        _request: &WireRequest,
-        _body_limit: usize,
-    ) -> Result<WireResponse, TransportError> {
-        self.sends += 1;
-        self.answer.clone()
-    }
 }
 
 /// Any JSON value, built by the fuzzer. NaN and infinities, which JSON cannot hold, become null.
@@ -118,15 +87,28 @@ pub fn leaves(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// The values under the operation's secret body fields (`access_tokens` and its alias).
+/// The values under the operation's secret body fields (`access_tokens`, its alias, and any
+/// secret field however deep: `a.b[].c` follows every item of the array `b`).
 pub fn body_secrets(operation: &Operation, body: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    for field in operation.body_fields {
-        if matches!(field.note, Note::Secret | Note::SecretAlias { .. })
-            && let Some(value) = body.get(field.path)
-        {
-            leaves(value, &mut out);
+    for field in operation.body_fields.iter().filter(|f| f.is_secret()) {
+        let mut found = vec![body];
+        for step in field.path.split('.') {
+            let (key, every_item) = match step.strip_suffix("[]") {
+                Some(key) => (key, true),
+                None => (step, false),
+            };
+            found = found
+                .into_iter()
+                .filter_map(|v| v.get(key))
+                .flat_map(|v| match (every_item, v) {
+                    (true, Value::Array(items)) => items.iter().collect(),
+                    (true, _) => vec![],
+                    (false, v) => vec![v],
+                })
+                .collect();
         }
+        found.into_iter().for_each(|v| leaves(v, &mut out));
     }
     out
 }
