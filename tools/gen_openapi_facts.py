@@ -357,11 +357,32 @@ def pagination(prose: Prose) -> dict[str, Any]:
     }
 
 
+#: The description's shared error responses, by status: their examples are its error texts,
+#: also for statuses that no Dedicated Inference operation lists.
+SHARED_ERRORS = {
+    "400": "bad_request.yml",
+    "401": "unauthorized.yml",
+    "403": "forbidden.yml",
+    "404": "not_found.yml",
+    "409": "conflict.yml",
+    "422": "unprocessable_entity.yml",
+    "429": "too_many_requests.yml",
+    "500": "server_error.yml",
+    "default": "unexpected_error.yml",
+}
+
+
 def errors(prose: Prose, checkout: Checkout, resolver: Resolver) -> dict[str, Any]:
     lines = prose.section("HTTP Statuses")
     model = f"{SPEC}/shared/models/error.yml"
+    examples = {}
+    for status, file_name in SHARED_ERRORS.items():
+        name = f"{SPEC}/shared/responses/{file_name}"
+        example = checkout.yaml(name)["content"]["application/json"]["example"]
+        examples[status] = {"id": example["id"], "message": example["message"], "source": name}
     return {
         "schema": rooted(resolver.schema(checkout.yaml(model), model)),
+        "examples": examples,
         "source": {"file": prose.name, "lines": list(lines), "schema": model},
         "quotes": [
             prose.quote(lines, r"400 and 500 level error responses will include"),
