@@ -156,6 +156,7 @@ An unknown mode or a bad argument is answered 400 in the error shape.
 from __future__ import annotations
 
 import argparse
+import base64
 import copy
 import json
 import math
@@ -424,13 +425,9 @@ def without_secrets(value: Any) -> Any:
     return value
 
 
-def endpoint_label(inference_id: str) -> str:
-    """25 characters of the id in base 36, like the description's example host names."""
-    number, digits = uuid.UUID(inference_id).int, []
-    while len(digits) < 25:
-        number, digit = divmod(number, 36)
-        digits.append("0123456789abcdefghijklmnopqrstuvwxyz"[digit])
-    return "".join(digits)
+def endpoint_label() -> str:
+    """25 random characters of [a-z2-7], like the description's example host names."""
+    return base64.b32encode(secrets.token_bytes(20)).decode().lower()[:25]
 
 
 def stored_spec(spec: dict[str, Any]) -> dict[str, Any]:
@@ -454,17 +451,21 @@ def new_token(name: str, *, managed: bool, now: float) -> dict[str, Any]:
 
 @dataclass
 class Inference:
-    """An inference as created; its documents depend on the time they are read at."""
+    """An inference as created; its documents depend on the time they are read at. `spec` is
+    never changed: the documents share its parts."""
 
     id: str
     spec: dict[str, Any]
     deployment_id: str
+    endpoint_label: str
     created: float  # time.time()
+    created_at: str  # as the documents write it
     deleted: float | None = None
 
     @classmethod
     def create(cls, spec: dict[str, Any], now: float) -> Inference:
-        return cls(str(uuid.uuid4()), stored_spec(spec), str(uuid.uuid4()), now)
+        ids = str(uuid.uuid4()), str(uuid.uuid4())
+        return cls(ids[0], stored_spec(spec), ids[1], endpoint_label(), now, utc_text(now))
 
     @property
     def name(self) -> str:
@@ -480,12 +481,12 @@ class Inference:
         """The `dedicated_inference` object (`full`) or a list item."""
         status = self.status(now, settings) or "deleting"
         if self.deleted is not None:
-            updated = self.deleted
+            updated_at = utc_text(self.deleted)
         elif status == "active":
-            updated = self.created + settings.provisioning_seconds
+            updated_at = utc_text(self.created + settings.provisioning_seconds)
         else:
-            updated = self.created
-        host = f"https://{endpoint_label(self.id)}-{{}}-dedicated-inference.do-infra.ai"
+            updated_at = self.created_at
+        host = f"https://{self.endpoint_label}-{{}}-dedicated-inference.do-infra.ai"
         endpoints = {"private_endpoint_fqdn": host.format("private")}
         if self.spec["enable_public_endpoint"]:
             endpoints = {"public_endpoint_fqdn": host.format("public"), **endpoints}
@@ -498,34 +499,31 @@ class Inference:
             "endpoints": endpoints,
         }
         if full:
-            document["spec"] = self.spec_view("provisioning" if status == "provisioning" else "active")
-            if status == "provisioning":
-                document["pending_deployment_spec"] = self.pending_view()
-        document["created_at"] = utc_text(self.created)
-        document["updated_at"] = utc_text(updated)
+            provisioning = status == "provisioning"
+            document["spec"] = spec = self.spec_view("provisioning" if provisioning else "active")
+            if provisioning:
+                # The deployment being provisioned, as the description's pending_deployment_spec.
+                document["pending_deployment_spec"] = {
+                    "id": self.deployment_id,
+                    **{key: spec[key] for key in ("version", "name")},
+                    "status": "provisioning",
+                    **{key: spec[key] for key in ("vpc", "enable_public_endpoint", "model_deployments")},
+                    "created_at": self.created_at,
+                    "updated_at": self.created_at,
+                }
+        document["created_at"] = self.created_at
+        document["updated_at"] = updated_at
         return document
 
     def spec_view(self, accelerator_status: str) -> dict[str, Any]:
-        spec = copy.deepcopy(self.spec)
-        for deployment in spec["model_deployments"]:
-            for accelerator in deployment.get("accelerators") or []:
-                accelerator["status"] = accelerator_status
-        return spec
-
-    def pending_view(self) -> dict[str, Any]:
-        """The deployment being provisioned, as the description's `pending_deployment_spec`."""
-        spec = self.spec_view("provisioning")
-        return {
-            "id": self.deployment_id,
-            "version": spec["version"],
-            "name": spec["name"],
-            "status": "provisioning",
-            "vpc": spec["vpc"],
-            "enable_public_endpoint": spec["enable_public_endpoint"],
-            "model_deployments": spec["model_deployments"],
-            "created_at": utc_text(self.created),
-            "updated_at": utc_text(self.created),
-        }
+        """The spec with each accelerator's read-only `status` set."""
+        deployments = [
+            {**d, "accelerators": [{**a, "status": accelerator_status} for a in d["accelerators"]]}
+            if d.get("accelerators")
+            else d
+            for d in self.spec["model_deployments"]
+        ]
+        return {**self.spec, "model_deployments": deployments}
 
 
 def fault_spec(body: bytes) -> dict[str, Any]:
@@ -654,6 +652,7 @@ class State:
         self._seq = 0
         self._inferences: dict[str, Inference] = {}  # by id, in creation order
         self._ids_by_name: dict[str, str] = {}
+        self._deleting: set[str] = set()
         self._limiter = RateLimiter(settings.rate_limit_hour, settings.rate_limit_minute)
 
     def add_record(self, **fields: Any) -> dict[str, Any]:
@@ -681,9 +680,10 @@ class State:
 
     def _live(self, now: float) -> None:
         """Forgets the inferences whose deletion has finished. Callers hold the lock."""
-        for inference_id in [i for i, inf in self._inferences.items() if inf.deleted is not None]:
+        for inference_id in list(self._deleting):
             inference = self._inferences[inference_id]
             if inference.status(now, self.settings) is None:
+                self._deleting.discard(inference_id)
                 del self._inferences[inference_id]
                 del self._ids_by_name[inference.name]
 
@@ -716,6 +716,7 @@ class State:
                 return False
             if inference.deleted is None:
                 inference.deleted = now
+                self._deleting.add(inference_id)
             return True
 
     def list_inferences(self, region: str | None, name: str | None) -> list[dict[str, Any]]:
