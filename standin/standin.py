@@ -26,7 +26,7 @@ SIGINT (then exits with status 0). In-process:
 | `--rate-limit-hour N` | 5000 | requests per token per rolling hour (the description's) |
 | `--rate-limit-minute N` | 250 | requests per token per rolling minute, the burst limit |
 
-Load tests and benchmarks raise the two limits (e.g. to 1000000): the real ones stop a token
+Load tests and benchmarks raise the two limits (`launcher.NO_RATE_LIMITS`): the real ones stop a token
 after 250 requests in a minute.
 
 API routes (`{id}`: an inference's id, a UUID):
@@ -270,7 +270,7 @@ class ApiError(Exception):
     def __init__(
         self, status: int, message: str | None = None, headers: dict[str, str] | None = None
     ) -> None:
-        super().__init__(message or MESSAGES.get(status) or reason_phrase(status) or f"status {status}")
+        super().__init__(message or default_message(status))
         self.status = status
         self.headers = headers or {}
 
@@ -301,6 +301,11 @@ def reason_phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
+
+
+def default_message(status: int) -> str:
+    """The description's text for `status`, else its reason phrase."""
+    return MESSAGES.get(status) or reason_phrase(status) or f"status {status}"
 
 
 def error_id(status: int) -> str:
@@ -1027,7 +1032,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _error(self, status: int, message: str | None = None, headers: dict[str, str] | None = None) -> Reply:
         """An answer in DigitalOcean's error shape; its request_id is the x-request-id."""
-        text = message or MESSAGES.get(status) or reason_phrase(status) or f"status {status}"
+        text = message or default_message(status)
         document = {"id": error_id(status), "message": text, "request_id": self._request_id}
         return json_reply(status, document, headers)
 

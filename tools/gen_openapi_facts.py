@@ -310,14 +310,10 @@ def rate_limit(prose: Prose, checkout: Checkout, resolver: Resolver) -> dict[str
 
 def cors(prose: Prose) -> dict[str, Any]:
     lines = prose.section("Cross Origin Resource Sharing")
-    headers = [
-        re.search(r"\*\*([A-Za-z-]+)\*\*", prose.lines[n - 1])[1]
-        for n in range(lines[0], lines[1] + 1)
-        if re.match(r"\s*\*\s+\*\*Access-Control-", prose.lines[n - 1])
-    ]
-    credentials, credentials_line = prose.find(lines, r"Access-Control-Allow-Credentials\*\*: This will be set to `(\w+)`")
+    bullets = [n for n in range(lines[0], lines[1] + 1) if re.match(r"\s*\*\s+\*\*Access-Control-", prose.lines[n - 1])]
+    credentials, _ = prose.find(lines, r"Allow-Credentials\*\*: This will be set to `(\w+)`")
     return {
-        "headers": headers,
+        "headers": [re.search(r"\*\*([A-Za-z-]+)\*\*", prose.lines[n - 1])[1] for n in bullets],
         "allow_credentials": credentials[1] == "true",
         "preflight_method": prose.find(lines, r"uses the `(\w+)` method")[0][1],
         "allow_origin": "the origin the request was sent from (its Origin header)",
@@ -325,11 +321,7 @@ def cors(prose: Prose) -> dict[str, Any]:
         "quotes": [
             prose.quote(lines, r"API implements"),
             prose.quote(lines, r"uses the `OPTIONS` method"),
-            *(
-                {"line": n, "text": prose.lines[n - 1].strip()}
-                for n in range(lines[0], lines[1] + 1)
-                if re.match(r"\s*\*\s+\*\*Access-Control-", prose.lines[n - 1])
-            ),
+            *({"line": n, "text": prose.lines[n - 1].strip()} for n in bullets),
         ],
     }
 

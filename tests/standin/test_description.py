@@ -98,6 +98,29 @@ def create_fault(mode: str) -> Callable[[Apis], Answer]:
     return lambda a: a.main.create(X_Standin_Fault=mode)
 
 
+def call(method: str, path: str, body: Any = None, **headers: Any) -> Callable[[Apis], Answer]:
+    """A call to the main stand-in; `{new}` in `path` is a new inference's path."""
+
+    def send(a: Apis) -> Answer:
+        return a.main.call(method, path.replace("{new}", inference(a.main)), body, **headers)
+
+    return send
+
+
+def scoped(*scopes: str) -> dict[str, str]:
+    """The `token` argument of a call with a token limited to `scopes`."""
+    return {"token": unique_token(scopes)}
+
+
+READ, CREATE = "dedicated_inference:read", "dedicated_inference:create"
+NAME = {"name": "ci"}
+ITEM, TOKENS = f"{PATH}/x", f"{PATH}/x/tokens"
+
+
+def request_line(line: str) -> Callable[[Apis], Answer]:
+    return lambda a: raw(a.main, f"{line}\r\n\r\n".encode())
+
+
 @dataclass
 class Case:
     name: str
@@ -109,25 +132,25 @@ class Case:
 CASES = [
     # create
     Case("create", "create", 202, lambda a: a.main.create()),
-    Case("create private-only", "create", 202, lambda a: a.main.create(create_body(enable_public_endpoint=False))),
+    Case("create private-only", "create", 202, call("POST", PATH, create_body(enable_public_endpoint=False))),
     Case("create without token", "create", 401, lambda a: a.main.create(token=None)),
-    Case("create, read-only token", "create", 403, lambda a: a.main.create(token=unique_token(["dedicated_inference:read"]))),
+    Case("create, read-only token", "create", 403, lambda a: a.main.create(**scoped(READ))),
     Case("create, text/plain", "create", 415, lambda a: a.main.create(Content_Type="text/plain")),
     Case("create, invalid body", "create", 422, lambda a: a.main.create({"spec": {}})),
     Case("create, name taken (422)", "create", 422, lambda a: taken(a.main)),
     Case("create, name taken (409)", "create", 409, lambda a: taken(a.conflict)),
     Case("create, hourly limit", "create", 429, lambda a: limited(a.hourly, "POST", PATH, create_body())),
     Case("create, burst limit", "create", 429, lambda a: limited(a.burst, "POST", PATH, create_body())),
-    Case("create, chunked", "create", 411, lambda a: a.main.request("POST", PATH, iter([b"{}"]), {"Transfer-Encoding": "chunked"})),
-    Case("create, over 8 MiB", "create", 413, lambda a: raw(a.main, f"POST {PATH} HTTP/1.1\r\nContent-Length: 9000000\r\n\r\n".encode())),
-    Case("create, bad Content-Length", "create", 400, lambda a: raw(a.main, f"POST {PATH} HTTP/1.1\r\nContent-Length: x\r\n\r\n".encode())),
+    Case("create, chunked", "create", 411, call("POST", PATH, Transfer_Encoding="chunked")),
+    Case("create, over 8 MiB", "create", 413, request_line(f"POST {PATH} HTTP/1.1\r\nContent-Length: 9000000")),
+    Case("create, bad Content-Length", "create", 400, request_line(f"POST {PATH} HTTP/1.1\r\nContent-Length: x")),
     # create's faults
-    Case("fault rate-limit", "create", 429, fault("rate-limit")),
-    Case("fault rate-limit-date", "create", 429, fault("rate-limit-date")),
-    Case("fault rate-limit-reset", "create", 429, fault("rate-limit-reset")),
-    Case("fault rate-limit-bare", "create", 429, fault("rate-limit-bare")),
-    Case("fault status=202", "create", 202, fault("status=202")),
-    *(Case(f"fault status={s}", "create", s, fault(f"status={s}")) for s in (400, 404, 408, 409, 422, 500, 503, 599)),
+    *(
+        Case(f"fault {mode}", "create", 429, fault(mode))
+        for mode in ("rate-limit", "rate-limit-date", "rate-limit-reset", "rate-limit-bare")
+    ),
+    *(Case(f"fault status={s}", "create", s, fault(f"status={s}")) for s in (202, 400, 404, 408, 409, 422, 500, 503)),
+    Case("fault status=599", "create", 599, fault("status=599")),
     Case("fault server-error", "create", 500, fault("server-error")),
     Case("fault slow-first-byte", "create", 202, create_fault("slow-first-byte=50")),
     Case("fault slow-body", "create", 202, create_fault("slow-body=50")),
@@ -136,38 +159,38 @@ CASES = [
     Case("fault unknown mode", "create", 400, fault("no-such-mode")),
     # list
     Case("list", "list", 200, lambda a: (a.main.created(), a.main.call("GET", f"{PATH}?per_page=1&page=2"))[1]),
-    Case("list, empty", "list", 200, lambda a: a.main.call("GET", f"{PATH}?name=none-such")),
-    Case("list, bad page", "list", 400, lambda a: a.main.call("GET", f"{PATH}?page=0")),
-    Case("list without token", "list", 401, lambda a: a.main.call("GET", PATH, token=None)),
-    Case("list, create-only token", "list", 403, lambda a: a.main.call("GET", PATH, token=unique_token(["dedicated_inference:create"]))),
+    Case("list, empty", "list", 200, call("GET", f"{PATH}?name=none-such")),
+    Case("list, bad page", "list", 400, call("GET", f"{PATH}?page=0")),
+    Case("list without token", "list", 401, call("GET", PATH, token=None)),
+    Case("list, create-only token", "list", 403, call("GET", PATH, **scoped(CREATE))),
     Case("list, hourly limit", "list", 429, lambda a: limited(a.hourly, "GET", PATH)),
     # get
-    Case("get provisioning", "get", 200, lambda a: a.main.call("GET", inference(a.main))),
+    Case("get provisioning", "get", 200, call("GET", "{new}")),
     Case("get active", "get", 200, lambda a: a.main.call("GET", inference(a.main, DELAY_S + 0.1))),
     Case("get deleting", "get", 200, lambda a: a.main.call("GET", inference(a.main, delete=True))),
-    Case("get without token", "get", 401, lambda a: a.main.call("GET", f"{PATH}/x", token=None)),
-    Case("get, create-only token", "get", 403, lambda a: a.main.call("GET", f"{PATH}/x", token=unique_token(["dedicated_inference:create"]))),
-    Case("get unknown", "get", 404, lambda a: a.main.call("GET", f"{PATH}/x")),
+    Case("get without token", "get", 401, call("GET", ITEM, token=None)),
+    Case("get, create-only token", "get", 403, call("GET", ITEM, **scoped(CREATE))),
+    Case("get unknown", "get", 404, call("GET", ITEM)),
     Case("get gone", "get", 404, lambda a: a.main.call("GET", inference(a.main, DELAY_S + 0.1, delete=True))),
-    Case("get, burst limit", "get", 429, lambda a: limited(a.burst, "GET", f"{PATH}/x")),
+    Case("get, burst limit", "get", 429, lambda a: limited(a.burst, "GET", ITEM)),
     # delete
-    Case("delete", "delete", 202, lambda a: a.main.call("DELETE", inference(a.main))),
-    Case("delete without token", "delete", 401, lambda a: a.main.call("DELETE", f"{PATH}/x", token=None)),
-    Case("delete, read-only token", "delete", 403, lambda a: a.main.call("DELETE", f"{PATH}/x", token=unique_token(["dedicated_inference:read"]))),
-    Case("delete unknown", "delete", 404, lambda a: a.main.call("DELETE", f"{PATH}/x")),
-    Case("delete, hourly limit", "delete", 429, lambda a: limited(a.hourly, "DELETE", f"{PATH}/x")),
+    Case("delete", "delete", 202, call("DELETE", "{new}")),
+    Case("delete without token", "delete", 401, call("DELETE", ITEM, token=None)),
+    Case("delete, read-only token", "delete", 403, call("DELETE", ITEM, **scoped(READ))),
+    Case("delete unknown", "delete", 404, call("DELETE", ITEM)),
+    Case("delete, hourly limit", "delete", 429, lambda a: limited(a.hourly, "DELETE", ITEM)),
     # token create
-    Case("token create", "token_create", 202, lambda a: a.main.call("POST", inference(a.main) + "/tokens", {"name": "ci"})),
-    Case("token create without token", "token_create", 401, lambda a: a.main.call("POST", f"{PATH}/x/tokens", {"name": "ci"}, token=None)),
-    Case("token create, read-only token", "token_create", 403, lambda a: a.main.call("POST", f"{PATH}/x/tokens", {"name": "ci"}, token=unique_token(["dedicated_inference:read"]))),
-    Case("token create unknown", "token_create", 404, lambda a: a.main.call("POST", f"{PATH}/x/tokens", {"name": "ci"})),
-    Case("token create, text/plain", "token_create", 415, lambda a: a.main.call("POST", inference(a.main) + "/tokens", {"name": "ci"}, Content_Type="text/plain")),
-    Case("token create, bad name", "token_create", 422, lambda a: a.main.call("POST", inference(a.main) + "/tokens", {"name": "a b"})),
-    Case("token create, hourly limit", "token_create", 429, lambda a: limited(a.hourly, "POST", f"{PATH}/x/tokens", {"name": "ci"})),
+    Case("token create", "token_create", 202, call("POST", "{new}/tokens", NAME)),
+    Case("token create without token", "token_create", 401, call("POST", TOKENS, NAME, token=None)),
+    Case("token create, read-only token", "token_create", 403, call("POST", TOKENS, NAME, **scoped(READ))),
+    Case("token create unknown", "token_create", 404, call("POST", TOKENS, NAME)),
+    Case("token create, text", "token_create", 415, call("POST", "{new}/tokens", NAME, Content_Type="text/plain")),
+    Case("token create, bad name", "token_create", 422, call("POST", "{new}/tokens", {"name": "a b"})),
+    Case("token create, hourly limit", "token_create", 429, lambda a: limited(a.hourly, "POST", TOKENS, NAME)),
     # no operation
-    Case("unknown path", None, 404, lambda a: a.main.call("GET", "/v2/droplets")),
-    Case("malformed request", None, 400, lambda a: raw(a.main, b"GARBAGE\r\n\r\n")),
-    Case("unknown method", None, 501, lambda a: raw(a.main, b"BREW /v2/dedicated-inferences HTTP/1.1\r\n\r\n")),
+    Case("unknown path", None, 404, call("GET", "/v2/droplets")),
+    Case("malformed request", None, 400, request_line("GARBAGE")),
+    Case("unknown method", None, 501, request_line(f"BREW {PATH} HTTP/1.1")),
 ]
 
 #: Fault modes whose answers are not documented, on purpose: what they test is a departure
@@ -226,7 +249,7 @@ def test_the_descriptions_own_examples_fit_its_schemas() -> None:
     get_200 = facts()["operations"]["get"]["responses"]["200"]["schema"]
     for broken, where in [
         ({"dedicated_inference": {"status": "running"}}, "dedicated_inference/status"),
-        ({"dedicated_inference": {"endpoints": {"public_endpoint_fqdn": "abc.inference.do-ai.run"}}}, "public_endpoint_fqdn"),
+        ({"dedicated_inference": {"endpoints": {"public_endpoint_fqdn": "abc.do-ai.run"}}}, "public_endpoint_fqdn"),
         ({"dedicated_inference": {"created_at": "2024-01-09 20:44"}}, "created_at"),
         ({"dedicated_inference": {"id": "not-a-uuid"}}, "dedicated_inference/id"),
         ({"dedicated_inference": {"pending_deployment_spec": None}}, "pending_deployment_spec"),
