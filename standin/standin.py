@@ -1,49 +1,141 @@
 #!/usr/bin/env python3
-"""A local stand-in of DigitalOcean's `POST /v2/dedicated-inferences`, for end-to-end tests.
+"""A local stand-in of DigitalOcean's Dedicated Inference API (`/v2/dedicated-inferences`), for
+end-to-end tests and the editor: a test instrument that answers as the API's description
+documents (github.com/digitalocean/openapi; the facts this project uses are in
+fixtures/openapi/dedicated-inferences.json, explained in docs/api-facts.md), never as the
+component would like. Where the description is silent, it does what the real API most
+plausibly does; each such choice is marked *(choice)* below and listed in docs/api-facts.md.
 
 Standard library only. As a program:
 
-    python3 scripts/standin.py [--host 127.0.0.1] [--port 0] [--verbose]
+    python3 standin/standin.py [--host 127.0.0.1] [--port 0] [--verbose]
+        [--provisioning-seconds 2] [--deleting-seconds 2] [--taken-name-status 422]
+        [--rate-limit-hour 5000] [--rate-limit-minute 250]
 
 prints one line, `READY http://127.0.0.1:<port>`, once it listens, and serves until SIGTERM or
 SIGINT (then exits with status 0). In-process:
 
-    with StandIn() as api:
+    with StandIn() as api:                       # or StandIn(settings=Settings(...))
         ...  # send to api.url, then look at api.requests()
 
-Routes:
-- `POST /v2/dedicated-inferences` is recorded (see below), then checked as the real API does:
-  a `Bearer dop_v1_…`/`doo_v1_…` token (else 401), `Content-Type: application/json` (else 415),
-  the body against operation.md's table (else 422 `<dotted.path>: <problem>`), and a name not
-  already used by an inference created here (else 422). Then 202 with the new inference and
-  its one-time token (`dit_` + 40 hex characters, fresh each time).
-- `GET /v2/dedicated-inferences/{id}` reads an inference created here (status `active` once
-  2 s have passed), `DELETE` forgets it (204); both need a token, and answer 404 for an
-  unknown id.
-- `GET /__standin/requests` lists the records, `DELETE /__standin/requests` clears them (the
-  numbering goes on), `GET /__standin/health` answers `{"ok": true}`. No token needed.
-- Anything else: 404. Errors have DigitalOcean's shape `{"id", "message", "request_id"}`.
+| option | default | effect |
+|---|---|---|
+| `--provisioning-seconds S` | 2 | a new inference is `provisioning` this long, then `active` |
+| `--deleting-seconds S` | 2 | a deleted inference is `deleting` this long, then gone (404) |
+| `--taken-name-status N` | 422 | 409 or 422: the answer to a create whose name is taken |
+| `--rate-limit-hour N` | 5000 | requests per token per rolling hour (the description's) |
+| `--rate-limit-minute N` | 250 | requests per token per rolling minute, the burst limit |
 
-Every answer carries `ratelimit-limit: 5000`, `ratelimit-remaining` (counted per
-`Authorization` value, refilled at each minute), `ratelimit-reset` (the next minute, Unix
-seconds) and `x-request-id` (also the error body's `request_id`). The `access_tokens` and
-`secrets` of a request never appear in an answer of the API routes; the records keep requests
-verbatim, since checking what was sent is their purpose.
+Load tests and benchmarks raise the two limits (`launcher.NO_RATE_LIMITS`): the real ones stop a token
+after 250 requests in a minute.
+
+API routes (`{id}`: an inference's id, a UUID):
+
+| operation | route | scope | success: status, members |
+|---|---|---|---|
+| create | `POST /v2/dedicated-inferences` | `dedicated_inference:create` | 202 `dedicated_inference`, `token` |
+| list | `GET /v2/dedicated-inferences` | `dedicated_inference:read` | 200 `dedicated_inferences`, `links`, `meta` |
+| get | `GET /v2/dedicated-inferences/{id}` | `dedicated_inference:read` | 200 `dedicated_inference` |
+| delete | `DELETE /v2/dedicated-inferences/{id}` | `dedicated_inference:delete` | 202, no body |
+| token create | `POST /v2/dedicated-inferences/{id}/tokens` | `dedicated_inference_tokens:create` | 202 `token` |
+
+Each API request is checked in this order, the first failure answering:
+1. the token: `Authorization: Bearer dop_v1_…` or `doo_v1_…` with 8 or more further
+   characters, else 401 `Unable to authenticate you.`;
+2. the rate limits of that token (below), else 429;
+3. the token's scopes (below), else 403 `You do not have permission to perform this action.`;
+4. the inference (item routes): one created here and not yet gone, else 404 `The resource you
+   requested could not be found.`;
+5. the body (POST routes): `Content-Type: application/json` (else 415 *(choice)*), then the
+   request schema (else 422 `<dotted.path>: <problem>` *(choice: the description documents no
+   422 for these operations; its generic example says `request payload validation failed`)*);
+6. create only: the name, unique among this stand-in's inferences that are not gone, else
+   `--taken-name-status` (422 `unprocessable_entity` or 409 `conflict`) with the message
+   `spec.name: '<name>' is already in use` *(choice: the description documents neither)*.
+
+Create's body is checked against the description's create schema, except that `region` and
+`model_provider` may hold values outside their documented lists *(choice: operation.md says
+the lists grow)*. `vpc.uuid` must be a UUID (`format: uuid`) and `access_tokens` values
+strings. Unknown members are ignored, `secrets` (the Go client's spelling) included.
+
+An inference (`GET`, list items, create's 202) has `id`, `name` *(choice: not in the
+description's model, whose name is `spec.name`; DigitalOcean's Go client reads it)*,
+`region`, `vpc_uuid`, `status`, `endpoints` (`https://` URIs, `format: uri` as described;
+`public_endpoint_fqdn` left out for a private-only inference *(choice)*), `spec` (the request's,
+secrets removed, each deployment's `model_id` filled with a UUID when empty and each
+accelerator's read-only `status` set *(choice)*), `pending_deployment_spec` (only while
+`provisioning`: the description types it as an object, not null), `created_at`, `updated_at`.
+Its `status` is `provisioning` for `--provisioning-seconds`, then `active`; after a DELETE it
+is `deleting` for `--deleting-seconds`, then the inference is gone: 404 everywhere, its name
+free again. A DELETE of a `deleting` inference answers 202 again *(choice)*. List items carry
+the same members without `spec` and `pending_deployment_spec` *(choice: as the description's
+example and the Go client's list item)*.
+
+The list: `page` (from 1) and `per_page` (1-200, default 20) as described; a value that is not
+an integer or is below 1 is 400, a `per_page` above 200 is served as 200 *(choice)*; `region`
+and the undocumented `name` (sent by the Go client and doctl) filter by equality, oldest first.
+`links.pages` has `first`/`prev` when there are earlier pages and `next`/`last` when there are
+later ones, as absolute URIs on this stand-in; `links` is `{}` for a single page (the schema
+requires `links`; the prose says it is left out) and `meta.total` counts every match.
+
+Token create: body `{"name": ...}` (required; `^[a-zA-Z0-9_-]+$`, at most 255 characters),
+answered 202 `{"token": {"id", "name", "created_at", "is_managed": false, "value"}}`; the
+value, like create's token value (`dit_` + 40 hex characters, fresh each time), is never
+shown again.
+
+Tokens and scopes: any token of the right form has every scope, except one written
+`dop_v1_scopes=<scope>[,<scope>...][;<anything>]` (or `doo_v1_…`), which has only the scopes
+listed: `dop_v1_scopes=dedicated_inference:read;ci-7` may read but not create (403).
+`dop_v1_scopes=;none` has no scope at all. The part after `;` makes a token unique, with a rate
+budget of its own.
+
+Rate limits, as the description's "Rate Limit" section says: per token (the `Authorization`
+value), each request counted for one hour from when it was made. Every answer carries
+`ratelimit-limit` (the hourly limit), `ratelimit-remaining` (the hourly limit less the requests
+counted in the last hour) and `ratelimit-reset` (the Unix second at which the oldest counted
+request expires; an hour from now when none is counted). A request over the hourly limit is
+429 with `ratelimit-remaining: 0` and no `Retry-After`; one over the burst limit (requests in
+the last 60 s) is 429 with `ratelimit-remaining: 0` and `Retry-After: <seconds until the
+oldest of them is a minute old>`. A 429 is not counted *(choice)*. The control routes and
+preflights are not counted. 429's message: `API rate limit exceeded.` (the description's
+too_many_requests response; its prose spells it `API Rate limit exceeded.`).
+
+CORS, as the description's "Cross Origin Resource Sharing" section says: a request with an
+`Origin` gets `Access-Control-Allow-Origin: <that origin>`, `Access-Control-Allow-Credentials:
+true`, `Access-Control-Expose-Headers: ratelimit-limit, ratelimit-remaining, ratelimit-reset,
+x-request-id, retry-after` and `Vary: Origin`, on every answer, errors and faults included. A
+preflight (`OPTIONS` on any path) is 204 with those and `Access-Control-Allow-Methods`,
+`Access-Control-Allow-Headers` (the ones asked for) and `Access-Control-Max-Age: 86400`
+*(choice: the description names these headers without values)*.
+
+Errors have the description's shape `{"id", "message", "request_id"}`: `id` the status's
+snake-cased name (`unauthorized`, `not_found`, `unprocessable_entity`, `server_error`, ...),
+`request_id` the answer's `x-request-id`, and `message` the description's text where it has
+one (401, 403, 404, 409, 422, 429, 500 and 400 `error parsing request body`), else the
+specific problem. The `access_tokens` and `secrets` of a request never appear in an answer of
+the API routes; the records keep requests verbatim, since checking what was sent is their
+purpose.
+
+Control routes (no token, not rate limited): `GET /__standin/requests` lists the records,
+`DELETE /__standin/requests` clears them (the numbering goes on), `GET /__standin/health`
+answers `{"ok": true}`. Anything else: 404.
 
 A record, one per POST to the create path whose body arrived: `seq`, `time`, `fault` (the
 `X-Standin-Fault` value), `call_id` (the `X-Call-Id` value), `path` (with the query),
 `headers` (lower-case names), `body` (text), `content_length` (int or None), `status` (None
 until, or unless, one is sent) and `issued_token` (the token value of a 202, when one was made).
 
-Faults: the request header `X-Standin-Fault: <mode>[=<arg>]` on that POST replaces the checks
-and the answer, whatever the token and body, except for the two `slow-` modes, which delay a
-normal answer. A 202 made by a fault is built from the request's spec when it is valid (else
-an example) and creates nothing.
+Faults: the request header `X-Standin-Fault: <mode>[=<arg>]` on a POST to the create path
+replaces the checks and the answer, whatever the token and body, except for the two `slow-`
+modes, which delay a normal answer. A 202 made by a fault is built from the request's spec when
+it is valid (else an example) and creates nothing. Faults are deliberate departures from the
+API: the 2xx of `status=NNN` other than 202, `html-error`, `not-json` and the broken bodies
+are not answers the description documents.
 
 | mode | answer |
 |---|---|
-| `rate-limit[=S]` | 429, `Retry-After: S` (7) |
-| `rate-limit-date[=S]` | 429, `Retry-After` the HTTP date S seconds ahead (30) |
+| `rate-limit[=S]` | 429, `Retry-After: S` (7), `ratelimit-remaining: 0` (a burst limit's 429) |
+| `rate-limit-date[=S]` | 429, `Retry-After` the HTTP date S seconds ahead (30), `ratelimit-remaining: 0` |
 | `rate-limit-reset[=S]` | 429, no `Retry-After`, `ratelimit-remaining: 0`, `ratelimit-reset` now + S (20) |
 | `rate-limit-bare` | 429, no `Retry-After`, `ratelimit-remaining` above 0 |
 | `status=NNN` | NNN (200-599): 202 a fault's 202, other 2xx `{"ok": true}`, else the error shape |
@@ -64,8 +156,10 @@ An unknown mode or a bad argument is answered 400 in the error shape.
 from __future__ import annotations
 
 import argparse
+import base64
 import copy
 import json
+import math
 import os
 import re
 import secrets
@@ -77,6 +171,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -85,15 +180,15 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-__all__ = ["StandIn", "main"]
+__all__ = ["Settings", "StandIn", "main"]
 
 COLLECTION_PATH = "/v2/dedicated-inferences"
 ITEM_PATH = re.compile(re.escape(COLLECTION_PATH) + r"/([^/]+)")
+TOKENS_PATH = re.compile(re.escape(COLLECTION_PATH) + r"/([^/]+)/tokens")
+CONTROL_PREFIX = "/__standin/"
 JSON_UTF8 = "application/json; charset=utf-8"
-RATE_LIMIT = 5000
-ACTIVE_AFTER_SECONDS = 2.0
 # An idle keep-alive connection, or a client that stops reading, is dropped after this long,
 # so that its thread ends.
 IDLE_TIMEOUT_SECONDS = 30
@@ -103,12 +198,44 @@ PADDING_CHUNK = b"x" * (64 * 1024)
 # RFC 9110: these statuses carry no content.
 BODYLESS_STATUSES = frozenset({204, 205, 304})
 
-TOKEN_PATTERN = re.compile(r"(?i:bearer) +(?:dop|doo)_v1_\S{8,}")
+#: (method, route) -> (operation, the scope it needs), as the description's `security` says.
+#: The operation names are the keys of fixtures/openapi/dedicated-inferences.json.
+ROUTES = {
+    ("POST", "collection"): ("create", "dedicated_inference:create"),
+    ("GET", "collection"): ("list", "dedicated_inference:read"),
+    ("GET", "item"): ("get", "dedicated_inference:read"),
+    ("DELETE", "item"): ("delete", "dedicated_inference:delete"),
+    ("POST", "tokens"): ("token_create", "dedicated_inference_tokens:create"),
+}
+TOKEN_PATTERN = re.compile(r"(?i:bearer) +((?:dop|doo)_v1_\S{8,})")
+SCOPED_TOKEN = re.compile(r"(?:dop|doo)_v1_scopes=([^;]*)(?:;.*)?")
 NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]+")
+NAME_MAX = 255
+UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 SECRET_KEYS = frozenset({"access_tokens", "secrets"})
 # DigitalOcean's error ids where they differ from the reason phrase (Python 3.13 renames 422).
 ERROR_IDS = {422: "unprocessable_entity", 500: "server_error"}
-RATE_LIMITED_MESSAGE = "API Rate limit exceeded."
+# The description's messages (the examples of specification/shared/responses/*.yml).
+MESSAGES = {
+    400: "error parsing request body",
+    401: "Unable to authenticate you.",
+    403: "You do not have permission to perform this action.",
+    404: "The resource you requested could not be found.",
+    409: "The request could not be completed due to a conflict.",
+    422: "request payload validation failed",
+    429: "API rate limit exceeded.",
+    500: "Unexpected server-side error",
+}
+# Pagination, as the description's "Links & Pagination" section says.
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 200
+# CORS: what a browser page on another origin must be able to read.
+EXPOSED_HEADERS = "ratelimit-limit, ratelimit-remaining, ratelimit-reset, x-request-id, retry-after"
+ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+PREFLIGHT_MAX_AGE = "86400"
+# Rate limits: each request counts for an hour; the burst limit looks at the last minute.
+HOUR = 3600.0
+MINUTE = 60.0
 # The spec of a fault's 202 when the request's own is not valid (operation.md's example).
 EXAMPLE_SPEC: dict[str, Any] = {
     "version": 1,
@@ -126,12 +253,26 @@ EXAMPLE_SPEC: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What the command-line options set (see the module's documentation)."""
+
+    provisioning_seconds: float = 2.0
+    deleting_seconds: float = 2.0
+    taken_name_status: int = 422
+    rate_limit_hour: int = 5000
+    rate_limit_minute: int = 250
+
+
 class ApiError(Exception):
     """A problem answered in DigitalOcean's error shape, raised wherever it is found."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(
+        self, status: int, message: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message or default_message(status))
         self.status = status
+        self.headers = headers or {}
 
 
 class InvalidBodyError(ApiError):
@@ -162,13 +303,22 @@ def reason_phrase(status: int) -> str:
         return ""
 
 
+def default_message(status: int) -> str:
+    """The description's text for `status`, else its reason phrase."""
+    return MESSAGES.get(status) or reason_phrase(status) or f"status {status}"
+
+
 def error_id(status: int) -> str:
     """`not_found` for 404, `server_error` for 500, `http_599` for a status without a name."""
     derived = re.sub(r"[^a-z0-9]+", "_", reason_phrase(status).lower()).strip("_")
     return ERROR_IDS.get(status) or derived or f"http_{status}"
 
 
-# --- The request body's contract (operation.md) ---
+def utc_text(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- Request bodies (the description's request schemas) ---
 
 
 def json_type(value: Any) -> str:
@@ -207,6 +357,17 @@ def checked_field(obj: dict[str, Any], key: str, path: str, kind: str, required:
     return value
 
 
+def checked_name(obj: dict[str, Any], key: str, path: str) -> str:
+    """A name as the description constrains it: `^[a-zA-Z0-9_-]+$`, at most 255 long."""
+    full_path = f"{path}.{key}" if path else key
+    name: str = checked_field(obj, key, path, "string")
+    if not 1 <= len(name) <= NAME_MAX:
+        raise InvalidBodyError(full_path, f"must be 1 to {NAME_MAX} characters long, found {len(name)}")
+    if not NAME_PATTERN.fullmatch(name):
+        raise InvalidBodyError(full_path, "must match ^[a-zA-Z0-9_-]+$")
+    return name
+
+
 def parse_json(body: bytes) -> Any:
     try:
         return json.loads(body)
@@ -217,17 +378,17 @@ def parse_json(body: bytes) -> Any:
 def validate_create(document: Any) -> dict[str, Any]:
     """The `spec` of a valid create request; raises InvalidBodyError at the first problem."""
     expect_type(document, "body", "object")
-    checked_field(document, "access_tokens", "", "object", required=False)
+    access_tokens = checked_field(document, "access_tokens", "", "object", required=False) or {}
+    for key, value in access_tokens.items():
+        expect_type(value, f"access_tokens.{key}", "string")
     spec: dict[str, Any] = checked_field(document, "spec", "", "object")
     checked_field(spec, "version", "spec", "integer")
-    name: str = checked_field(spec, "name", "spec", "string")
-    if not 1 <= len(name) <= 255:
-        raise InvalidBodyError("spec.name", f"must be 1 to 255 characters long, found {len(name)}")
-    if not NAME_PATTERN.fullmatch(name):
-        raise InvalidBodyError("spec.name", "must match ^[a-zA-Z0-9_-]+$")
+    checked_name(spec, "name", "spec")
     checked_field(spec, "region", "spec", "string")  # any value: the documented list grows
     vpc = checked_field(spec, "vpc", "spec", "object")
-    checked_field(vpc, "uuid", "spec.vpc", "string")
+    vpc_uuid = checked_field(vpc, "uuid", "spec.vpc", "string")
+    if not UUID_PATTERN.fullmatch(vpc_uuid):
+        raise InvalidBodyError("spec.vpc.uuid", "must be a UUID")
     checked_field(spec, "enable_public_endpoint", "spec", "boolean")
     deployments = checked_field(spec, "model_deployments", "spec", "array")
     if not deployments:
@@ -251,6 +412,12 @@ def validate_create(document: Any) -> dict[str, Any]:
     return spec
 
 
+def validate_token_create(document: Any) -> str:
+    """The name of a valid token create request."""
+    expect_type(document, "body", "object")
+    return checked_name(document, "name", "")
+
+
 # --- Documents the API answers ---
 
 
@@ -263,34 +430,105 @@ def without_secrets(value: Any) -> Any:
     return value
 
 
-def new_inference(spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A new inference for a valid `spec`, as the API describes it, and its one-time token."""
-    inference_id = str(uuid.uuid4())
-    host = inference_id[:8]
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    inference = {
-        "id": inference_id,
-        "name": spec["name"],
-        "region": spec["region"],
-        "vpc_uuid": spec["vpc"]["uuid"],
-        "status": "provisioning",
-        "endpoints": {
-            "public_endpoint_fqdn": f"{host}.inference.do-ai.run" if spec["enable_public_endpoint"] else "",
-            "private_endpoint_fqdn": f"{host}.private.inference.do-ai.run",
-        },
-        "spec": without_secrets(spec),
-        "pending_deployment_spec": None,
-        "created_at": now,
-        "updated_at": now,
-    }
-    token = {
+def endpoint_label() -> str:
+    """25 random characters of [a-z2-7], like the description's example host names."""
+    return base64.b32encode(secrets.token_bytes(20)).decode().lower()[:25]
+
+
+def stored_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec as the API keeps it: secrets removed, each deployment's `model_id` set."""
+    kept = without_secrets(spec)
+    for deployment in kept["model_deployments"]:
+        if not deployment.get("model_id"):
+            deployment["model_id"] = str(uuid.uuid4())
+    return kept
+
+
+def new_token(name: str, *, managed: bool, now: float) -> dict[str, Any]:
+    return {
         "id": str(uuid.uuid4()),
-        "name": f"{spec['name']}-token",
-        "created_at": now,
-        "is_managed": True,
+        "name": name,
+        "created_at": utc_text(now),
+        "is_managed": managed,
         "value": "dit_" + secrets.token_hex(20),
     }
-    return inference, token
+
+
+@dataclass
+class Inference:
+    """An inference as created; its documents depend on the time they are read at. `spec` is
+    never changed: the documents share its parts."""
+
+    id: str
+    spec: dict[str, Any]
+    deployment_id: str
+    endpoint_label: str
+    created: float  # time.time()
+    created_at: str  # as the documents write it
+    deleted: float | None = None
+
+    @classmethod
+    def create(cls, spec: dict[str, Any], now: float) -> Inference:
+        ids = str(uuid.uuid4()), str(uuid.uuid4())
+        return cls(ids[0], stored_spec(spec), ids[1], endpoint_label(), now, utc_text(now))
+
+    @property
+    def name(self) -> str:
+        return str(self.spec["name"])
+
+    def status(self, now: float, settings: Settings) -> str | None:
+        """`provisioning`, `active`, `deleting`, or None once gone."""
+        if self.deleted is not None:
+            return "deleting" if now - self.deleted < settings.deleting_seconds else None
+        return "provisioning" if now - self.created < settings.provisioning_seconds else "active"
+
+    def document(self, now: float, settings: Settings, *, full: bool = True) -> dict[str, Any]:
+        """The `dedicated_inference` object (`full`) or a list item."""
+        status = self.status(now, settings) or "deleting"
+        if self.deleted is not None:
+            updated_at = utc_text(self.deleted)
+        elif status == "active":
+            updated_at = utc_text(self.created + settings.provisioning_seconds)
+        else:
+            updated_at = self.created_at
+        host = f"https://{self.endpoint_label}-{{}}-dedicated-inference.do-infra.ai"
+        endpoints = {"private_endpoint_fqdn": host.format("private")}
+        if self.spec["enable_public_endpoint"]:
+            endpoints = {"public_endpoint_fqdn": host.format("public"), **endpoints}
+        document: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "region": self.spec["region"],
+            "vpc_uuid": self.spec["vpc"]["uuid"],
+            "status": status,
+            "endpoints": endpoints,
+        }
+        if full:
+            provisioning = status == "provisioning"
+            document["spec"] = spec = self.spec_view("provisioning" if provisioning else "active")
+            if provisioning:
+                # The deployment being provisioned, as the description's pending_deployment_spec.
+                document["pending_deployment_spec"] = {
+                    "id": self.deployment_id,
+                    **{key: spec[key] for key in ("version", "name")},
+                    "status": "provisioning",
+                    **{key: spec[key] for key in ("vpc", "enable_public_endpoint", "model_deployments")},
+                    "created_at": self.created_at,
+                    "updated_at": self.created_at,
+                }
+        document["created_at"] = self.created_at
+        document["updated_at"] = updated_at
+        return document
+
+    def spec_view(self, accelerator_status: str) -> dict[str, Any]:
+        """The spec with each accelerator's read-only `status` set."""
+        deployments = [
+            {**d, "accelerators": [{**a, "status": accelerator_status} for a in d["accelerators"]]}
+            if d.get("accelerators")
+            else d
+            for d in self.spec["model_deployments"]
+        ]
+        return {**self.spec, "model_deployments": deployments}
 
 
 def fault_spec(body: bytes) -> dict[str, Any]:
@@ -334,26 +572,93 @@ def fault_int(
     return value
 
 
+def token_scopes(token: str) -> frozenset[str] | None:
+    """The scopes a `scopes=` token lists; None for a token with every scope."""
+    match = SCOPED_TOKEN.fullmatch(token)
+    if match is None:
+        return None
+    return frozenset(scope.strip() for scope in match[1].split(",") if scope.strip())
+
+
+def api_route(path: str) -> tuple[str, str]:
+    """The kind of API route (a key part of ROUTES, else "") and the inference id in it."""
+    if path == COLLECTION_PATH:
+        return "collection", ""
+    if item := ITEM_PATH.fullmatch(path):
+        return "item", item[1]
+    if tokens := TOKENS_PATH.fullmatch(path):
+        return "tokens", tokens[1]
+    return "", ""
+
+
+def query_int(query: dict[str, list[str]], name: str, default: int) -> int:
+    values = query.get(name)
+    if not values:
+        return default
+    text = values[-1].strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ApiError(400, f"{name} must be an integer of at least 1, found {values[-1]!r}")
+    return int(text)
+
+
 # --- State shared by the connections ---
 
 
 @dataclass
-class StoredInference:
-    inference: dict[str, Any]
-    created: float  # time.monotonic()
+class RateUse:
+    """One request's place in its token's budget."""
+
+    remaining: int
+    reset: int
+    limited: bool = False
+    retry_after: int | None = None  # seconds: only when the burst limit was hit
+
+
+class RateLimiter:
+    """The description's rate limits: per token, each request counted for an hour from when
+    it was made, and at most `per_minute` in any minute."""
+
+    def __init__(self, per_hour: int, per_minute: int) -> None:
+        self.per_hour = per_hour
+        self.per_minute = per_minute
+        self._hour: dict[str, deque[float]] = {}
+        self._minute: dict[str, deque[float]] = {}
+
+    def use(self, token: str, now: float, *, count: bool) -> RateUse:
+        """Counts a request of `token` at `now` (unless `count` is false or it is over a
+        limit, which is not counted either). Callers hold the state's lock."""
+        hour = self._hour.setdefault(token, deque())
+        minute = self._minute.setdefault(token, deque())
+        while hour and hour[0] <= now - HOUR:
+            hour.popleft()
+        while minute and minute[0] <= now - MINUTE:
+            minute.popleft()
+        if count and len(hour) >= self.per_hour:
+            return RateUse(0, math.ceil(hour[0] + HOUR), limited=True)
+        if count and len(minute) >= self.per_minute:
+            retry_after = max(1, math.ceil(minute[0] + MINUTE - now))
+            return RateUse(0, math.ceil(hour[0] + HOUR), limited=True, retry_after=retry_after)
+        if count:
+            hour.append(now)
+            minute.append(now)
+        oldest = hour[0] if hour else now
+        if not hour:  # nothing counted: drop the empty budgets again
+            del self._hour[token], self._minute[token]
+        return RateUse(max(self.per_hour - len(hour), 0), math.ceil(oldest + HOUR))
 
 
 class State:
-    """Records, created inferences and rate-limit counters, behind one lock."""
+    """Records, inferences and rate-limit budgets, behind one lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self._lock = threading.Lock()
         self._records: list[dict[str, Any]] = []
         self._seq = 0
-        self._inferences: dict[str, StoredInference] = {}
+        self._inferences: dict[str, Inference] = {}  # by id, in creation order
         self._ids_by_name: dict[str, str] = {}
-        self._minute = 0
-        self._remaining: dict[str, int] = {}
+        self._deleting: set[str] = set()
+        self._limiter = RateLimiter(settings.rate_limit_hour, settings.rate_limit_minute)
 
     def add_record(self, **fields: Any) -> dict[str, Any]:
         with self._lock:
@@ -374,43 +679,60 @@ class State:
         with self._lock:
             self._records.clear()
 
-    def add_inference(self, inference: dict[str, Any]) -> bool:
-        """Stores `inference`; False (and nothing stored) when its name is taken."""
+    def use_rate_limit(self, token: str, *, count: bool = True) -> RateUse:
         with self._lock:
-            if inference["name"] in self._ids_by_name:
-                return False
-            self._ids_by_name[inference["name"]] = inference["id"]
-            self._inferences[inference["id"]] = StoredInference(inference, time.monotonic())
-            return True
+            return self._limiter.use(token, time.time(), count=count)
+
+    def _live(self, now: float) -> None:
+        """Forgets the inferences whose deletion has finished. Callers hold the lock."""
+        for inference_id in list(self._deleting):
+            inference = self._inferences[inference_id]
+            if inference.status(now, self.settings) is None:
+                self._deleting.discard(inference_id)
+                del self._inferences[inference_id]
+                del self._ids_by_name[inference.name]
+
+    def add_inference(self, spec: dict[str, Any]) -> dict[str, Any] | None:
+        """A new inference for a valid `spec`, as its document; None when the name is taken."""
+        now = time.time()
+        with self._lock:
+            self._live(now)
+            if spec["name"] in self._ids_by_name:
+                return None
+            inference = Inference.create(spec, now)
+            self._inferences[inference.id] = inference
+            self._ids_by_name[inference.name] = inference.id
+            return inference.document(now, self.settings)
 
     def inference(self, inference_id: str) -> dict[str, Any] | None:
+        now = time.time()
         with self._lock:
-            stored = self._inferences.get(inference_id)
-        if stored is None:
-            return None
-        view = copy.deepcopy(stored.inference)
-        if time.monotonic() - stored.created >= ACTIVE_AFTER_SECONDS:
-            view["status"] = "active"
-        return view
+            self._live(now)
+            inference = self._inferences.get(inference_id)
+            return None if inference is None else inference.document(now, self.settings)
 
     def delete_inference(self, inference_id: str) -> bool:
+        """Starts deleting; False when there is no such inference (any more)."""
+        now = time.time()
         with self._lock:
-            stored = self._inferences.pop(inference_id, None)
-            if stored is not None:
-                del self._ids_by_name[stored.inference["name"]]
-            return stored is not None
+            self._live(now)
+            inference = self._inferences.get(inference_id)
+            if inference is None:
+                return False
+            if inference.deleted is None:
+                inference.deleted = now
+                self._deleting.add(inference_id)
+            return True
 
-    def use_rate_limit(self, token: str) -> tuple[int, int]:
-        """One request's use of `token`'s budget: (remaining, reset). Budgets refill at each
-        minute, so that a long test run never runs out."""
-        minute = int(time.time() // 60)
+    def list_inferences(self, region: str | None, name: str | None) -> list[dict[str, Any]]:
+        now = time.time()
         with self._lock:
-            if minute != self._minute:
-                self._minute = minute
-                self._remaining.clear()
-            remaining = max(self._remaining.get(token, RATE_LIMIT) - 1, 0)
-            self._remaining[token] = remaining
-        return remaining, (minute + 1) * 60
+            self._live(now)
+            return [
+                inference.document(now, self.settings, full=False)
+                for inference in self._inferences.values()
+                if region in (None, inference.spec["region"]) and name in (None, inference.name)
+            ]
 
 
 # --- HTTP ---
@@ -422,8 +744,8 @@ class Server(ThreadingHTTPServer):
     # Dozens of clients connecting at once must not overflow the accept queue.
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], verbose: bool) -> None:
-        self.state = State()
+    def __init__(self, address: tuple[str, int], verbose: bool, settings: Settings) -> None:
+        self.state = State(settings)
         self.verbose = verbose
         super().__init__(address, Handler)
 
@@ -451,8 +773,7 @@ class Handler(BaseHTTPRequestHandler):
     # Per request, set by _start().
     _request_id = ""
     _record: dict[str, Any] | None = None
-    _remaining = RATE_LIMIT
-    _reset = 0
+    _rate = RateUse(0, 0)
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
@@ -461,20 +782,24 @@ class Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Answers what http.server itself rejects (a malformed request, an unknown method)."""
         self.log_error("code %d, message %s", code, message)
-        self._start(token="")
+        self._start(token="", count=False)
         self.close_connection = True
         self._send(self._error(code, message or reason_phrase(code)))
 
     def _dispatch(self) -> None:
-        self._start(self.headers.get("Authorization", ""))
+        parts = urlsplit(self.path)
+        path = parts.path
+        counted = not path.startswith(CONTROL_PREFIX) and self.command != "OPTIONS"
+        self._start(self.headers.get("Authorization", ""), count=counted)
         try:
             length = self._content_length()
             body = self._read_body(length)
             if body is None:
                 return
-            path = urlsplit(self.path).path
-            item = ITEM_PATH.fullmatch(path)
-            if (self.command, path) == ("POST", COLLECTION_PATH):
+            route, inference_id = api_route(path)
+            if self.command == "OPTIONS":
+                self._send(Reply(204, headers=self._preflight_headers()))
+            elif (self.command, path) == ("POST", COLLECTION_PATH):
                 self._post(body, length)
             elif (self.command, path) == ("GET", "/__standin/health"):
                 self._send(json_reply(200, {"ok": True}))
@@ -483,21 +808,34 @@ class Handler(BaseHTTPRequestHandler):
             elif (self.command, path) == ("DELETE", "/__standin/requests"):
                 self.server.state.clear_records()
                 self._send(Reply(204))
-            elif item and self.command in ("GET", "DELETE"):
-                self._one_inference(item[1])
+            elif (self.command, route) in ROUTES:
+                operation, scope = ROUTES[(self.command, route)]
+                self._admit(scope)
+                match operation:
+                    case "list":
+                        self._send(self._list(parse_qs(parts.query)))
+                    case "get":
+                        self._send(json_reply(200, {"dedicated_inference": self._inference(inference_id)}))
+                    case "delete":
+                        if not self.server.state.delete_inference(inference_id):
+                            raise ApiError(404)
+                        self._send(Reply(202))
+                    case "token_create":
+                        self._send(self._token_create(inference_id, body))
             else:
-                raise ApiError(404, "The resource you were accessing could not be found.")
+                raise ApiError(404)
         except ApiError as error:
-            self._send(self._error(error.status, str(error)))
+            self._send(self._error(error.status, str(error), error.headers))
 
     # http.server calls do_<METHOD>; _dispatch routes on method and path together.
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch
 
-    def _start(self, token: str) -> None:
-        """Per-request state: a request id, no record yet, one use of the token's budget."""
+    def _start(self, token: str, count: bool) -> None:
+        """Per-request state: a request id, no record yet, this request's use of the token's
+        rate budget."""
         self._request_id = str(uuid.uuid4())
         self._record = None
-        self._remaining, self._reset = self.server.state.use_rate_limit(token)
+        self._rate = self.server.state.use_rate_limit(token, count=count)
 
     def _content_length(self) -> int | None:
         if "Transfer-Encoding" in self.headers:
@@ -528,19 +866,62 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return body
 
-    def _authorize(self) -> None:
-        if not TOKEN_PATTERN.fullmatch(self.headers.get("Authorization", "").strip()):
-            raise ApiError(401, "Unable to authenticate you")
+    def _admit(self, scope: str) -> None:
+        """The checks every API request passes first: token, rate limits, scope."""
+        match = TOKEN_PATTERN.fullmatch(self.headers.get("Authorization", "").strip())
+        if match is None:
+            raise ApiError(401)
+        if self._rate.limited:
+            retry_after = self._rate.retry_after
+            raise ApiError(429, headers={} if retry_after is None else {"Retry-After": str(retry_after)})
+        scopes = token_scopes(match[1])
+        if scopes is not None and scope not in scopes:
+            raise ApiError(403)
 
-    def _one_inference(self, inference_id: str) -> None:
-        self._authorize()
-        state = self.server.state
-        if self.command == "GET" and (inference := state.inference(inference_id)) is not None:
-            self._send(json_reply(200, {"dedicated_inference": inference}))
-        elif self.command == "DELETE" and state.delete_inference(inference_id):
-            self._send(Reply(204))
-        else:
-            raise ApiError(404, f"dedicated inference {inference_id!r} not found")
+    def _json_body(self, body: bytes) -> Any:
+        media_type = self.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise ApiError(415, f"Content-Type must be application/json, found {media_type or 'none'}")
+        return parse_json(body)
+
+    def _inference(self, inference_id: str) -> dict[str, Any]:
+        inference = self.server.state.inference(inference_id)
+        if inference is None:
+            raise ApiError(404)
+        return inference
+
+    def _list(self, query: dict[str, list[str]]) -> Reply:
+        page = query_int(query, "page", 1)
+        per_page = min(query_int(query, "per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
+        region = (query.get("region") or [None])[-1]
+        name = (query.get("name") or [None])[-1]
+        matches = self.server.state.list_inferences(region, name)
+        last = max(1, math.ceil(len(matches) / per_page))
+        pages: dict[str, str] = {}
+        if page > 1:
+            pages["first"] = self._page_url(query, 1, per_page)
+            pages["prev"] = self._page_url(query, min(page - 1, last), per_page)
+        if page < last:
+            pages["next"] = self._page_url(query, page + 1, per_page)
+            pages["last"] = self._page_url(query, last, per_page)
+        return json_reply(
+            200,
+            {
+                "dedicated_inferences": matches[(page - 1) * per_page : page * per_page],
+                "links": {"pages": pages} if pages else {},
+                "meta": {"total": len(matches)},
+            },
+        )
+
+    def _page_url(self, query: dict[str, list[str]], page: int, per_page: int) -> str:
+        kept = {key: values[-1] for key, values in query.items() if key in ("region", "name")}
+        host = self.headers.get("Host") or f"{self.server.server_name}:{self.server.server_port}"
+        return f"http://{host}{COLLECTION_PATH}?{urlencode({**kept, 'page': page, 'per_page': per_page})}"
+
+    def _token_create(self, inference_id: str, body: bytes) -> Reply:
+        self._inference(inference_id)
+        name = validate_token_create(self._json_body(body))
+        return json_reply(202, {"token": new_token(name, managed=False, now=time.time())})
 
     def _post(self, body: bytes, length: int | None) -> None:
         fault = self.headers.get("X-Standin-Fault")
@@ -567,17 +948,16 @@ class Handler(BaseHTTPRequestHandler):
         try:
             return self._create(body)
         except ApiError as error:
-            return self._error(error.status, str(error))
+            return self._error(error.status, str(error), error.headers)
 
     def _create(self, body: bytes) -> Reply:
-        self._authorize()
-        media_type = self.headers.get("Content-Type", "").partition(";")[0].strip().lower()
-        if media_type != "application/json":
-            raise ApiError(415, f"Content-Type must be application/json, found {media_type or 'none'}")
-        spec = validate_create(parse_json(body))
-        inference, token = new_inference(spec)
-        if not self.server.state.add_inference(inference):
-            raise InvalidBodyError("spec.name", f"{spec['name']!r} is already in use")
+        self._admit(ROUTES[("POST", "collection")][1])
+        spec = validate_create(self._json_body(body))
+        inference = self.server.state.add_inference(spec)
+        if inference is None:
+            status = self.server.state.settings.taken_name_status
+            raise ApiError(status, f"spec.name: {spec['name']!r} is already in use")
+        token = new_token(f"{spec['name']}-token", managed=True, now=time.time())
         self._note_issued(token)
         return json_reply(202, {"dedicated_inference": inference, "token": token})
 
@@ -589,23 +969,30 @@ class Handler(BaseHTTPRequestHandler):
 
     def _fault_accepted(self, body: bytes) -> dict[str, Any]:
         """A 202 document for a fault; stores nothing."""
-        inference, token = new_inference(fault_spec(body))
+        now = time.time()
+        spec = fault_spec(body)
+        token = new_token(f"{spec['name']}-token", managed=True, now=now)
         self._note_issued(token)
+        inference = Inference.create(spec, now).document(now, self.server.state.settings)
         return {"dedicated_inference": inference, "token": token}
 
     def _fault(self, mode: str, arg: str | None, body: bytes) -> None:
         match mode:
             case "rate-limit":
-                self._send(self._rate_limited({"Retry-After": str(fault_int(mode, arg, 7))}))
+                headers = {"Retry-After": str(fault_int(mode, arg, 7)), "ratelimit-remaining": "0"}
+                self._send(self._error(429, headers=headers))
             case "rate-limit-date":
                 retry_at = int(time.time()) + fault_int(mode, arg, 30)
-                self._send(self._rate_limited({"Retry-After": formatdate(retry_at, usegmt=True)}))
+                headers = {"Retry-After": formatdate(retry_at, usegmt=True), "ratelimit-remaining": "0"}
+                self._send(self._error(429, headers=headers))
             case "rate-limit-reset":
                 reset = int(time.time()) + fault_int(mode, arg, 20)
-                self._send(self._rate_limited({"ratelimit-remaining": "0", "ratelimit-reset": str(reset)}))
+                headers = {"ratelimit-remaining": "0", "ratelimit-reset": str(reset)}
+                self._send(self._error(429, headers=headers))
             case "rate-limit-bare":
                 # Above 0 even when this token's budget really is spent.
-                self._send(self._rate_limited({"ratelimit-remaining": str(max(self._remaining, 1))}))
+                headers = {"ratelimit-remaining": str(max(self._rate.remaining, 1))}
+                self._send(self._error(429, headers=headers))
             case "status" | "server-error":
                 status = 500 if mode == "server-error" else fault_int(mode, arg, None, 200, 599)
                 if status == 202:
@@ -613,7 +1000,7 @@ class Handler(BaseHTTPRequestHandler):
                 elif 200 <= status < 300:
                     self._send(json_reply(status, {"ok": True}))
                 else:
-                    self._send(self._error(status, reason_phrase(status) or f"status {status}"))
+                    self._send(self._error(status))
             case "html-error":
                 status = fault_int(mode, arg, 502, 200, 599)
                 self._send(Reply(status, html_error_page(status), "text/html"))
@@ -643,14 +1030,35 @@ class Handler(BaseHTTPRequestHandler):
             case _:
                 raise ApiError(400, f"unknown X-Standin-Fault mode {mode!r}")
 
-    def _rate_limited(self, headers: dict[str, str]) -> Reply:
-        return self._error(429, RATE_LIMITED_MESSAGE, headers)
-
-    def _error(self, status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
+    def _error(self, status: int, message: str | None = None, headers: dict[str, str] | None = None) -> Reply:
         """An answer in DigitalOcean's error shape; its request_id is the x-request-id."""
-        return json_reply(
-            status, {"id": error_id(status), "message": message, "request_id": self._request_id}, headers
-        )
+        text = message or default_message(status)
+        document = {"id": error_id(status), "message": text, "request_id": self._request_id}
+        return json_reply(status, document, headers)
+
+    def _cors_headers(self) -> dict[str, str]:
+        """What a browser needs to let a page on `Origin` read the answer."""
+        headers = getattr(self, "headers", None)  # absent when the request line was malformed
+        origin = headers.get("Origin") if headers is not None else None
+        if not origin:
+            return {}
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Credentials": "true",
+            "Access-Control-Expose-Headers": EXPOSED_HEADERS,
+            "Vary": "Origin",
+        }
+
+    def _preflight_headers(self) -> dict[str, str]:
+        if not self.headers.get("Origin"):
+            return {"Allow": ALLOWED_METHODS}
+        headers = {
+            "Access-Control-Allow-Methods": ALLOWED_METHODS,
+            "Access-Control-Max-Age": PREFLIGHT_MAX_AGE,
+        }
+        if asked := self.headers.get("Access-Control-Request-Headers"):
+            headers["Access-Control-Allow-Headers"] = asked
+        return headers
 
     def _head(
         self, status: int, content_type: str | None, length: int | None, headers: Mapping[str, str]
@@ -661,9 +1069,10 @@ class Handler(BaseHTTPRequestHandler):
             "Date": self.date_time_string(),
             "Server": self.server_version,
             "x-request-id": self._request_id,
-            "ratelimit-limit": str(RATE_LIMIT),
-            "ratelimit-remaining": str(self._remaining),
-            "ratelimit-reset": str(self._reset),
+            "ratelimit-limit": str(self.server.state.settings.rate_limit_hour),
+            "ratelimit-remaining": str(self._rate.remaining),
+            "ratelimit-reset": str(self._rate.reset),
+            **self._cors_headers(),
         }
         if content_type is not None:
             fields["Content-Type"] = content_type
@@ -720,8 +1129,15 @@ class Handler(BaseHTTPRequestHandler):
 class StandIn:
     """The stand-in, in-process: listens from construction, serves between start() and stop()."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False) -> None:
-        self._server = Server((host, port), verbose)
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        verbose: bool = False,
+        settings: Settings | None = None,
+    ) -> None:
+        self._server = Server((host, port), verbose, settings or Settings())
         self._thread: threading.Thread | None = None
 
     @property
@@ -756,18 +1172,48 @@ class StandIn:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Local stand-in of DigitalOcean's POST /v2/dedicated-inferences."
-    )
+    parser = argparse.ArgumentParser(description="Local stand-in of DigitalOcean's Dedicated Inference API.")
+    defaults = Settings()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 (the default) picks a free port")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    parser.add_argument(
+        "--provisioning-seconds", type=float, default=defaults.provisioning_seconds,
+        help="how long a new inference is provisioning before it is active (%(default)s)",
+    )
+    parser.add_argument(
+        "--deleting-seconds", type=float, default=defaults.deleting_seconds,
+        help="how long a deleted inference is deleting before it is gone (%(default)s)",
+    )
+    parser.add_argument(
+        "--taken-name-status", type=int, choices=(409, 422), default=defaults.taken_name_status,
+        help="the status of a create whose name is taken (%(default)s)",
+    )
+    parser.add_argument(
+        "--rate-limit-hour", type=int, default=defaults.rate_limit_hour,
+        help="requests per token per rolling hour (%(default)s)",
+    )
+    parser.add_argument(
+        "--rate-limit-minute", type=int, default=defaults.rate_limit_minute,
+        help="requests per token per rolling minute, the burst limit (%(default)s)",
+    )
     args = parser.parse_args(argv)
+    if min(args.provisioning_seconds, args.deleting_seconds) < 0:
+        parser.error("--provisioning-seconds and --deleting-seconds must be 0 or more")
+    if min(args.rate_limit_hour, args.rate_limit_minute) < 1:
+        parser.error("--rate-limit-hour and --rate-limit-minute must be 1 or more")
+    settings = Settings(
+        provisioning_seconds=args.provisioning_seconds,
+        deleting_seconds=args.deleting_seconds,
+        taken_name_status=args.taken_name_status,
+        rate_limit_hour=args.rate_limit_hour,
+        rate_limit_minute=args.rate_limit_minute,
+    )
     stop_signals = {signal.SIGINT, signal.SIGTERM}
     # Blocked before the server thread exists (threads inherit the mask), so that only the
     # sigwait below receives them.
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-    with StandIn(args.host, args.port, verbose=args.verbose) as api:
+    with StandIn(args.host, args.port, verbose=args.verbose, settings=settings) as api:
         print(f"READY {api.url}", flush=True)
         signal.sigwait(stop_signals)
     return 0
