@@ -46,6 +46,8 @@ pub enum Rule {
     },
     /// Values are strings (provider tokens).
     StringValues,
+    /// A UUID in its text form (`5a4981aa-9653-4bd1-bef5-d6bff52042e4`).
+    Uuid,
 }
 
 /// How far a documented value list binds. Documented lists grow (DigitalOcean's own examples
@@ -258,7 +260,7 @@ pub static CREATE_DEDICATED_INFERENCE: Operation = Operation {
     method: http::Method::POST,
     server: "https://api.digitalocean.com",
     path: "/v2/dedicated-inferences",
-    summary: "Create a new Dedicated Inference",
+    summary: "Create a Dedicated Inference",
     description: "Creates a Dedicated Inference (a GPU-backed LLM endpoint) for the caller's team. \
         The answer 202 Accepted means the request was accepted for processing: the instance then \
         moves through new and provisioning to active, or to error, which means it failed. Follow \
@@ -337,7 +339,10 @@ pub static CREATE_DEDICATED_INFERENCE: Operation = Operation {
             &["atl1", "nyc2", "tor1"],
         ),
         field("spec.vpc", Object, true, "The VPC the endpoint lives in."),
-        field("spec.vpc.uuid", Text, true, "The VPC's UUID."),
+        with_rule(
+            field("spec.vpc.uuid", Text, true, "The VPC's UUID."),
+            Rule::Uuid,
+        ),
         field(
             "spec.enable_public_endpoint",
             Boolean,

@@ -208,6 +208,15 @@ fn check_rule(field: &BodyField, value: &Value, path: &str, diagnostics: &mut Di
                 );
             }
         }
+        (Rule::Uuid, Value::String(s)) if !is_uuid(s) => {
+            diagnostics.error(
+                path,
+                format!(
+                    "must be a UUID (8-4-4-4-12 hexadecimal digits), found `{}`",
+                    abbreviate(s, 60)
+                ),
+            );
+        }
         (Rule::StringValues, Value::Object(members)) => {
             for (key, member) in members {
                 if !member.is_string() {
@@ -220,6 +229,15 @@ fn check_rule(field: &BodyField, value: &Value, path: &str, diagnostics: &mut Di
         }
         _ => {}
     }
+}
+
+/// RFC 9562's text form: 8-4-4-4-12 hexadecimal digits.
+fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(group, len)| {
+            group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit())
+        })
 }
 
 fn has_type(value: &Value, field_type: FieldType) -> bool {
@@ -410,6 +428,17 @@ mod tests {
         assert_eq!(only(&b).message, "needs at least 1 item, found 0");
         b["spec"]["model_deployments"] = json!(["x"]);
         assert_eq!(only(&b).path, "httpRequest.body.spec.model_deployments[0]");
+    }
+
+    #[test]
+    fn vpc_uuid_must_be_a_uuid() {
+        let mut b = valid();
+        b["spec"]["vpc"]["uuid"] = json!("my-vpc");
+        let d = only(&b);
+        assert_eq!((d.severity, d.path.as_str()), (Severity::Error, "httpRequest.body.spec.vpc.uuid"));
+        assert!(d.message.contains("must be a UUID"), "{}", d.message);
+        b["spec"]["vpc"]["uuid"] = json!("5A4981AA-9653-4BD1-BEF5-D6BFF52042E4");
+        assert!(check(&b).is_empty());
     }
 
     #[test]

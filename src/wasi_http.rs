@@ -240,15 +240,21 @@ fn write_body(
         stream.write(now).map_err(|_| None)?;
         rest = later;
     }
-    stream.flush().map_err(|_| None)?;
-    // The flush is done when the stream can take writes again.
+    // The flush is done when the stream can take writes again, or when the host closed it
+    // because it took the whole body (Content-Length reached; wasmtime closes the stream as
+    // the last byte goes): a failed connection shows in the response future.
+    match stream.flush() {
+        Ok(()) => {}
+        Err(StreamError::Closed) => return Ok(()),
+        Err(StreamError::LastOperationFailed(_)) => return Err(None),
+    }
     loop {
         match stream.check_write() {
             Ok(0) => clock
                 .wait(&ready, after(clock.timeouts.between_bytes), Phase::Sending)
                 .map_err(Some)?,
-            Ok(_) => return Ok(()),
-            Err(_) => return Err(None),
+            Ok(_) | Err(StreamError::Closed) => return Ok(()),
+            Err(StreamError::LastOperationFailed(_)) => return Err(None),
         }
     }
 }

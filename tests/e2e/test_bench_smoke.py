@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, WASM
+from kit.paths import REPO, WASM
 
 #: Every figure of the report, in order.
 FIGURES = [

@@ -12,7 +12,10 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import ComponentTrap, free_port, leaked, report
+from host import ComponentTrap
+from kit.harness import OUTPUTS, free_port, prepare_call
+from kit.oracle import leaked
+from kit.reports import report
 
 CALLS = 2000
 CONCURRENCY = 32
@@ -48,7 +51,7 @@ def plan(i: int) -> str | None:
     return f"large={8 * 1024 * 1024}" if i % LARGE_EVERY == LARGE_EVERY - 1 else MIX[i % len(MIX)]
 
 
-def test_exactly_once_under_load(harness):
+def test_exactly_once_under_load(task_host, standin):
     closed_port = free_port()
     calls = []
     for i in range(CALLS):
@@ -56,7 +59,8 @@ def test_exactly_once_under_load(harness):
         url = f"http://127.0.0.1:{closed_port}/v2/dedicated-inferences" if fault == "refused" else None
         edit = (lambda _, p: p["model"].update(scale=0)) if fault == "invalid" else None
         header = None if fault in ("refused", "invalid") else fault
-        call = harness.prepare(
+        call = prepare_call(
+            standin,
             fault=header, url=url, edit=edit, connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S
         )
         calls.append((fault, call))
@@ -65,7 +69,7 @@ def test_exactly_once_under_load(harness):
         fault, call = planned
         started = time.monotonic()
         try:
-            result = harness.host.execute(call.task_input())
+            result = task_host.execute(call.task_input())
         except ComponentTrap as trap:
             result = {"trap": str(trap)}
         return fault, call, result, time.monotonic() - started
@@ -77,8 +81,8 @@ def test_exactly_once_under_load(harness):
     wall_s = time.monotonic() - started
     peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-    posts = Counter(r["call_id"] for r in harness.standin.records())
-    issued = {r["call_id"]: r["issued_token"] for r in harness.standin.records() if r.get("issued_token")}
+    posts = Counter(r["call_id"] for r in standin.records())
+    issued = {r["call_id"]: r["issued_token"] for r in standin.records() if r.get("issued_token")}
     by_kind, by_fault = Counter(), {}
     traps = hangs = duplicates = missing = leaks = 0
     for fault, call, result, elapsed in outcomes:
@@ -97,7 +101,7 @@ def test_exactly_once_under_load(harness):
             assert isinstance(result["err"]["retryable"], bool)
             secrets = call.secret_values() + ([issued[call.call_id]] if call.call_id in issued else [])
             leaks += bool(leaked(result, secrets))
-            harness.outputs.append(("execute", result, secrets))
+            OUTPUTS.append(("python (in-process)", "execute", result, secrets))
         by_kind[kind] += 1
         by_fault.setdefault(str(fault), Counter())[kind] += 1
 

@@ -3,11 +3,10 @@ never sent; `describe` and `render` give the editor what it needs; the component
 imports are what the README says."""
 
 import json
-import re
 
 import pytest
 
-from conftest import API_TOKEN, HF_TOKEN, MASK, WASM, load_fixture
+from kit.harness import API_TOKEN, HF_TOKEN, MASK, load_fixture
 
 
 def raw_input(definition, parameters="{}", secrets=None):
@@ -33,9 +32,9 @@ def raw_input(definition, parameters="{}", secrets=None):
         ("[" * 1000 + "]" * 1000, "{}", "definition"),
     ],
 )
-def test_malformed_input_is_invalid_with_a_path(host, definition, parameters, path):
+def test_malformed_input_is_invalid_with_a_path(harness, definition, parameters, path):
     for function in ("test_request", "execute", "render"):
-        result = getattr(host, function)(raw_input(definition, parameters))
+        result = harness.raw(function, raw_input(definition, parameters))
         diagnostics = {
             "test_request": lambda r: r["diagnostics"],
             "execute": lambda r: r["err"]["diagnostics"],
@@ -43,21 +42,21 @@ def test_malformed_input_is_invalid_with_a_path(host, definition, parameters, pa
         }[function](result)
         errors = [d for d in diagnostics if d["severity"] == "error"]
         assert errors and errors[0]["path"] == path, (function, diagnostics)
-    assert host.test_request(raw_input(definition, parameters))["outcome"] == "invalid"
-    assert host.execute(raw_input(definition, parameters))["err"]["kind"] == "invalid-request"
+    assert harness.raw("test_request", raw_input(definition, parameters))["outcome"] == "invalid"
+    assert harness.raw("execute", raw_input(definition, parameters))["err"]["kind"] == "invalid-request"
 
 
-def test_unknown_fields_warn(host):
+def test_unknown_fields_warn(harness):
     definition = load_fixture("definition.json")
     definition["readTimeoutSecond"] = 3
-    result = host.render(raw_input(json.dumps(definition), json.dumps(load_fixture("parameters.json"))))
+    result = harness.raw("render", raw_input(json.dumps(definition), json.dumps(load_fixture("parameters.json"))))
     assert "ok" in result  # warnings do not block
-    warned = host.test_request(raw_input(json.dumps(definition), "{}"))
+    warned = harness.raw("test_request", raw_input(json.dumps(definition), "{}"))
     assert any(d["path"] == "readTimeoutSecond" and "readTimeoutSeconds" in d["message"] for d in warned["diagnostics"])
 
 
-def test_render_shows_the_masked_request(host):
-    result = host.render(raw_input(json.dumps(load_fixture("definition.json")), json.dumps(load_fixture("parameters.json"))))
+def test_render_shows_the_masked_request(harness):
+    result = harness.raw("render", raw_input(json.dumps(load_fixture("definition.json")), json.dumps(load_fixture("parameters.json"))))
     preview = result["ok"]
     assert preview["method"] == "POST"
     assert preview["url"] == "https://api.digitalocean.com/v2/dedicated-inferences"
@@ -69,11 +68,11 @@ def test_render_shows_the_masked_request(host):
     assert API_TOKEN not in text and load_fixture("parameters.json")["huggingFaceToken"] not in text
 
 
-def test_validation_errors_list_every_problem_with_paths(host):
+def test_validation_errors_list_every_problem_with_paths(harness):
     parameters = load_fixture("parameters.json")
     parameters.update(name="bad name!", region=7, publicEndpoint="yes")
     parameters["model"]["scale"] = 1.5
-    result = host.render(raw_input(json.dumps(load_fixture("definition.json")), json.dumps(parameters)))
+    result = harness.raw("render", raw_input(json.dumps(load_fixture("definition.json")), json.dumps(parameters)))
     by_path = {d["path"]: d for d in result["err"]}
     assert set(by_path) >= {
         "httpRequest.body.spec.name",
@@ -84,8 +83,8 @@ def test_validation_errors_list_every_problem_with_paths(host):
     assert by_path["httpRequest.body.spec.region"]["message"] == "expected a string, found an integer (7)"
 
 
-def test_describe(host):
-    info = host.describe()
+def test_describe(harness):
+    info = harness.adapter.call("describe")
     assert (info["method"], info["server"], info["path"]) == ("POST", "https://api.digitalocean.com", "/v2/dedicated-inferences")
     assert "202" in info["description"] and "DELETE" in info["description"]
     headers = {h["path"]: h for h in info["headers"]}
@@ -95,22 +94,7 @@ def test_describe(host):
     assert fields["spec.model_deployments"]["required"] and fields["spec.model_deployments"]["type_name"] == "array"
     assert not fields["access_tokens"]["required"]
     task_input = {"definition": info["default_definition"], "parameters": info["example_parameters"], "secrets": {"token": API_TOKEN}}
-    assert "ok" in host.render(task_input)
-
-
-def test_release_component_stays_under_300_kib():
-    size = WASM.stat().st_size
-    assert size < 300 * 1024, f"the component is {size} bytes ({size / 1024:.1f} KiB)"
-
-
-def test_component_imports_only_what_the_world_allows():
-    data = WASM.read_bytes()
-    imports = set(re.findall(rb"wasi:[a-z-]+/[a-z-]+@[0-9.]+", data))
-    interfaces = {i.split(b"@")[0].decode() for i in imports}
-    assert "wasi:http/outgoing-handler" in interfaces
-    allowed = ("wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:cli/", "wasi:http/types", "wasi:http/outgoing-handler")
-    assert all(i.startswith(allowed) for i in interfaces), interfaces
-    assert not any(i.startswith(("wasi:filesystem", "wasi:sockets")) for i in interfaces)
+    assert "ok" in harness.raw("render", task_input)
 
 
 def test_secrets_in_odd_shapes_are_masked(harness):

@@ -1,6 +1,8 @@
-"""Hostile input: each case gets a clear `invalid` result with the field path, without a trap,
-on an instance whose linear memory is capped (a guest that needed more would trap), and is
-never sent. The time each took is reported (target/reliability/hostile-inputs.md)."""
+"""Hostile input and the corners of the Limits table, in each host that can cap an instance's
+memory: every case runs on an instance whose linear memory is capped at 64 MiB (a guest that
+needed more would trap), gets a clear result (an `invalid` one with the field path for what is
+refused), and is never sent when invalid. Times are reported
+(target/reliability/hostile-inputs.md)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,13 @@ import time
 
 import pytest
 
-from conftest import API_TOKEN, WASM, load_fixture, report
-from host import ComponentTrap, TaskHost
+from kit.harness import API_TOKEN, load_fixture
+from kit.reports import report
 
 MIB = 1024 * 1024
 #: The cap on the guest's linear memory for these calls.
-MEMORY_CAP = 48 * MIB
-ROWS: list[str] = []
+MEMORY_CAP = 64 * MIB
+ROWS: dict[str, dict[str, str]] = {}
 
 
 def definition_with(edit) -> str:
@@ -121,32 +123,119 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def capped_host():
-    host = TaskHost(str(WASM))
-    host.memory_limit_bytes = MEMORY_CAP
-    yield host
-    lines = ["| input | path | diagnostic | time |", "|---|---|---|---|", *ROWS]
-    report("hostile-inputs", f"each on a fresh instance capped at {MEMORY_CAP // MIB} MiB of linear memory\n\n" + "\n".join(lines))
+def big_parameters(**extra) -> str:
+    """The fixture's parameters plus `extra`, as JSON text (checked to stay within 4 MiB)."""
+    text = json.dumps({**load_fixture("parameters.json"), **extra})
+    assert len(text) <= 4 * MIB, len(text)
+    return text
 
 
-@pytest.mark.parametrize("name", list(CASES))
-def test_hostile_input_is_invalid_with_a_path(harness, capped_host, name):
-    task_input, path, needle = CASES[name]
+#: The corners of the Limits table: the largest inputs each limit lets in, combined. None of
+#: them may trap under the cap; each is refused at a path, or renders.
+LIMIT_CASES = {
+    "45 placeholders × a 4 MB array": (
+        case(
+            definition=definition_with(lambda d: d["httpRequest"]["body"]["spec"]["model_deployments"][0].update(
+                workload_config={f"k{i}": "${$.big}" for i in range(45)})),
+            parameters=big_parameters(big=["x" * 24] * 140_000),
+        ),
+        "httpRequest.body.spec.model_deployments[0].workload_config.k0",
+        "larger than 1048576 bytes",
+    ),
+    "990 placeholders × a 4 MB string": (
+        case(
+            definition=definition_with(lambda d: d["httpRequest"]["body"]["spec"]["model_deployments"][0].update(
+                workload_config={f"k{i}": "${$.big}" for i in range(990)})),
+            parameters=big_parameters(big="x" * (4 * MIB - 1000)),
+        ),
+        "httpRequest.body.spec.model_deployments[0].workload_config.k0",
+        "larger than 1048576 bytes",
+    ),
+    "990 placeholders × a 4 MB string inside one header": (
+        case(
+            definition=definition_with(lambda d: d["httpRequest"]["headers"].update({"X-Big": "${$.big}" * 990})),
+            parameters=big_parameters(big="x" * (4 * MIB - 1000)),
+        ),
+        "httpRequest.headers.X-Big",
+        "renders to more than",
+    ),
+    "a 4 MB string in the URL": (
+        case(
+            definition=definition_with(lambda d: d["httpRequest"].update(url=d["httpRequest"]["url"] + "?q=${$.big}")),
+            parameters=big_parameters(big="x" * (4 * MIB - 1000)),
+        ),
+        "httpRequest.url",
+        "renders to more than",
+    ),
+    "4 MiB of parameters that are all values": (
+        case(parameters="[" + "0," * (2 * MIB - 1) + "0]"),
+        "parameters",
+        "JSON values",
+    ),
+    "a 127-level parameter inserted 3 levels down": (
+        case(
+            definition=definition_with(lambda d: d["httpRequest"]["body"]["spec"]["model_deployments"][0].update(
+                workload_config={"deep": "${$.deep}"})),
+            parameters=big_parameters(deep=json.loads(nested(126))),
+        ),
+        "httpRequest.body.spec.model_deployments[0].workload_config.deep",
+        "nested",
+    ),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def reported():
+    yield
+    hosts = sorted({h for row in ROWS.values() for h in row})
+    lines = ["| input | " + " | ".join(hosts) + " |", "|---|" + "---|" * len(hosts)]
+    for name, row in ROWS.items():
+        lines.append(f"| {name} | " + " | ".join(row.get(h, "") for h in hosts) + " |")
+    report(
+        "hostile-inputs",
+        f"each on a fresh instance capped at {MEMORY_CAP // MIB} MiB of linear memory; the first "
+        "error's path, and the time test-request took\n\n" + "\n".join(lines),
+    )
+
+
+def run_capped(harness, name, task_input, path, needle):
+    if not harness.adapter.memory_limit:
+        pytest.skip(f"{harness.host} cannot cap an instance's memory")
     started = time.monotonic()
-    try:
-        result = capped_host.test_request(task_input)
-    except ComponentTrap as trap:
-        pytest.fail(f"{name}: trapped under a {MEMORY_CAP // MIB} MiB cap: {trap}")
+    result = harness.raw("test_request", task_input, memory_limit_bytes=MEMORY_CAP)
     elapsed_ms = (time.monotonic() - started) * 1000
     assert result["outcome"] == "invalid" and result["response"] is None
     errors = [d for d in result["diagnostics"] if d["severity"] == "error"]
     match = [d for d in errors if d["path"] == path and needle in d["message"]]
     assert match, errors[:3]
-    message = match[0]["message"].replace("|", "\\|")
-    ROWS.append(f"| {name} | `{path}` | {message[:80]}{'…' if len(message) > 80 else ''} | {elapsed_ms:.0f} ms |")
-    failed = capped_host.execute(task_input)
+    ROWS.setdefault(name, {})[harness.host] = f"`{path}`, {elapsed_ms:.0f} ms"
+    failed = harness.raw("execute", task_input, memory_limit_bytes=MEMORY_CAP)
     assert (failed["err"]["kind"], failed["err"]["retryable"]) == ("invalid-request", False)
-    # Both results join the secret scan (test_secret_scan.py), and are checked here already.
-    harness.check_secrets("test_request", result, [API_TOKEN])
-    harness.check_secrets("execute", failed, [API_TOKEN])
+    rendered = harness.raw("render", task_input, memory_limit_bytes=MEMORY_CAP)
+    assert "err" in rendered
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_hostile_input_is_invalid_with_a_path(harness, name):
+    run_capped(harness, name, *CASES[name])
+
+
+@pytest.mark.parametrize("name", list(LIMIT_CASES))
+def test_the_limits_hold_under_a_memory_cap(harness, name):
+    run_capped(harness, name, *LIMIT_CASES[name])
+
+
+def test_the_largest_sendable_body_is_sent_under_a_memory_cap(harness):
+    """Just under 1 MiB of body, from 4 MiB of parameters: sent, answered, within the cap."""
+    if not harness.adapter.memory_limit:
+        pytest.skip(f"{harness.host} cannot cap an instance's memory")
+
+    def big(definition, parameters):
+        parameters["pad"] = "p" * (1024 * 1024 - 2000)
+        parameters["ballast"] = "b" * (3 * MIB)
+        definition["httpRequest"]["body"]["spec"]["model_deployments"][0]["workload_config"] = {"pad": "${$.pad}"}
+
+    call = harness.prepare(edit=big)
+    result = harness.call("test_request", call, memory_limit_bytes=MEMORY_CAP)
+    assert result["outcome"] == "accepted", result["summary"]
+    assert len(result["request"]["body"]) > 1024 * 1024 - 2000

@@ -1,11 +1,11 @@
-"""Every row of http-task.md's outcome table, through both test-request and execute, with the
-built component in wasmtime against the stand-in (or a port nobody listens on)."""
+"""Every row of the outcome table (README, Outcomes), through both test-request and execute, in
+each host, against the stand-in (or a port nobody listens on)."""
 
 import json
 
 import pytest
 
-from conftest import MASK
+from kit.harness import MASK
 
 
 def step_output(result: dict) -> dict:
@@ -23,11 +23,12 @@ def test_accepted(harness):
     assert result["outcome"] == "accepted"
     assert result["response"]["status"] == 202
     summary = result["summary"]
-    assert summary.startswith("202 Accepted: DigitalOcean accepted the request"), summary
-    assert "not success yet" in summary and "store it now" in summary
-    assert f"`{call.parameters['name']}`" in summary
+    name = call.parameters["name"]
+    assert summary.startswith(f"202 Accepted: the dedicated inference `{name}` was created"), summary
+    assert "not ready yet" in summary and "store it now" in summary
     new_id = json.loads(result["response"]["body"])["dedicated_inference"]["id"]
     assert f"DELETE /v2/dedicated-inferences/{new_id}" in summary
+    assert f"POST /v2/dedicated-inferences/{new_id}/tokens" in summary
     assert result["diagnostics"] == []
     [(name, token)] = result["revealed_secrets"]
     assert name == "token.value" and token.startswith("dit_")
@@ -40,7 +41,7 @@ def test_accepted_execute_returns_the_step_output_with_the_token(harness):
     output = step_output(harness.call("execute", call))
     assert output["statusCode"] == 202
     assert output["headers"]["content-type"].startswith("application/json")
-    assert output["body"]["dedicated_inference"]["name"] == call.parameters["name"]
+    assert output["body"]["dedicated_inference"]["spec"]["name"] == call.parameters["name"]
     assert output["body"]["dedicated_inference"]["status"] == "provisioning"
     [record] = harness.standin.records(call.call_id)
     assert output["body"]["token"]["value"] == record["issued_token"]
@@ -117,7 +118,9 @@ def test_unsupported_media_type(harness):
     assert result["diagnostics"][0]["path"] == "httpRequest.headers.Content-Type"
 
 
-def test_duplicate_name_is_unprocessable(harness):
+def test_a_taken_name_is_rejected_for_good(harness):
+    """A second create of the same name (an engine retrying a step whose create went through)
+    is refused: rejected, not retryable, and the message says why it may have happened."""
     first = harness.prepare()
     assert harness.call("test_request", first)["outcome"] == "accepted"
     name = first.parameters["name"]
@@ -126,17 +129,21 @@ def test_duplicate_name_is_unprocessable(harness):
         parameters["name"] = name
 
     result = harness.call("test_request", harness.prepare(edit=same_name))
-    assert result["outcome"] == "rejected" and result["response"]["status"] == 422
-    assert "(unprocessable_entity)" in result["summary"]
+    assert result["outcome"] == "rejected" and result["response"]["status"] in (409, 422)
+    assert "earlier attempt of this same step" in result["summary"], result["summary"]
     f = failure(harness.call("execute", harness.prepare(edit=same_name)))
     assert (f["kind"], f["retryable"]) == ("http-status", False)
 
 
-def test_a_body_that_breaks_off_is_not_shown_and_the_create_is_flagged(harness):
+def test_an_accepted_create_whose_body_breaks_off_is_never_retryable(harness):
     result = harness.call("test_request", harness.prepare(fault="reset-mid-body"))
     assert result["response"]["status"] == 202 and result["response"]["body"] == ""
-    assert "probably created" in result["summary"], result["summary"]
+    assert result["revealed_secrets"] == []
+    summary = result["summary"]
+    assert "The dedicated inference was created." in summary and "Do not run the step again" in summary, summary
+    assert "GET /v2/dedicated-inferences" in summary and "/tokens" in summary, summary
     f = failure(harness.call("execute", harness.prepare(fault="reset-mid-body")))
+    assert f["retryable"] is False
     assert json.loads(f["response"])["body"] is None
 
 

@@ -1,8 +1,9 @@
-"""Each placeholder rule of http-task.md, checked on what the stand-in actually received."""
+"""Each placeholder rule (README, Placeholders), checked on what the stand-in actually received, in
+each host."""
 
 import json
 
-from conftest import MASK
+from kit.harness import MASK
 
 
 def sent_body(harness, call) -> dict:
