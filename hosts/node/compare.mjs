@@ -14,10 +14,11 @@
 //
 // The API token passed is a made-up `dop_v1_` + 60 hex characters; nothing prints it.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
@@ -70,6 +71,55 @@ function startStandin() {
     });
 }
 
+/** A loopback listener whose accept queue is full: connects hang until they time out. */
+function unacceptedPort() {
+    const script = `
+import socket, sys, time
+server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen(0)
+fillers = []
+for _ in range(4):
+    f = socket.socket(); f.setblocking(False); f.connect_ex(server.getsockname()); fillers.append(f)
+time.sleep(0.1)
+print(server.getsockname()[1], flush=True)
+sys.stdin.read()
+`;
+    const child = spawn("python3", ["-c", script], { stdio: ["pipe", "pipe", "inherit"] });
+    return new Promise((resolve) => {
+        createInterface({ input: child.stdout }).once("line", (line) =>
+            resolve({ url: `http://127.0.0.1:${line.trim()}`, stop: () => child.stdin.end() }),
+        );
+    });
+}
+
+/** An https server on loopback with a self-signed certificate (made with openssl), or null
+ * when openssl is not there. */
+function selfSignedServer() {
+    const dir = mkdtempSync(join(tmpdir(), "compare-tls-"));
+    const made = spawnSync("openssl", [
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+    ], { stdio: "ignore" });
+    if (made.status !== 0) return Promise.resolve(null);
+    const script = `
+const https = require("node:https"), fs = require("node:fs");
+const options = { key: fs.readFileSync(process.argv[1] + "/key.pem"), cert: fs.readFileSync(process.argv[1] + "/cert.pem") };
+https.createServer(options, (req, res) => { req.resume(); res.end("{}"); })
+    .listen(0, "127.0.0.1", function () { console.log(this.address().port); });
+process.stdin.resume(); process.stdin.on("end", () => process.exit(0));`;
+    const child = spawn(process.execPath, ["-e", script, dir], { stdio: ["pipe", "pipe", "inherit"] });
+    return new Promise((resolve) => {
+        createInterface({ input: child.stdout }).once("line", (line) =>
+            resolve({
+                url: `https://127.0.0.1:${line.trim()}`,
+                stop: () => {
+                    child.stdin.end();
+                    rmSync(dir, { recursive: true, force: true });
+                },
+            }),
+        );
+    });
+}
+
 /** A loopback port nothing listens on. */
 function closedPort() {
     return new Promise((resolve) => {
@@ -88,7 +138,7 @@ const parameters = JSON.parse(readFileSync(join(repoRoot, "fixtures/parameters.j
  * The cases: name, call, and how to build the definition/parameters from the fixture.
  * `fault` is the X-Standin-Fault header; `url` overrides the stand-in's URL.
  */
-function cases(refusedUrl) {
+function cases(refusedUrl, unacceptedUrl, selfSignedUrl) {
     const both = (name, options) => [
         { name: `${name} / test-request`, call: "test-request", ...options },
         { name: `${name} / execute`, call: "execute", ...options },
@@ -112,6 +162,9 @@ function cases(refusedUrl) {
         ...both("reset-mid-body", { fault: "reset-mid-body" }),
         ...both("truncated", { fault: "truncated" }),
         ...both("connection refused", { url: refusedUrl }),
+        ...both("connect timeout 1 s (full accept queue)", { url: unacceptedUrl, connect: 1 }),
+        ...both("https to a plain-HTTP server (TLS handshake fails)", { https: true }),
+        ...(selfSignedUrl ? both("https, self-signed certificate", { url: selfSignedUrl }) : []),
         ...both("8 MiB body", { fault: "large=8388608" }),
         ...both("8 MiB body, memory-limit 16 MiB", { fault: "large=8388608", memory: 16 << 20 }),
         ...both("8 MiB body, memory-limit 4 MiB", { fault: "large=8388608", memory: 4 << 20 }),
@@ -121,6 +174,8 @@ function cases(refusedUrl) {
         ...both("502 HTML", { fault: "html-error" }),
         ...both("not JSON", { fault: "not-json" }),
         ...both("invalid UTF-8", { fault: "invalid-utf8" }),
+        // The shim's worker lives as long as the process: the faults must not have broken it.
+        ...both("accepted again, after the faults", {}),
     ];
 }
 
@@ -130,7 +185,8 @@ function request(testCase, baseUrl) {
     if (testCase.memory) call.options = { "memory-limit-bytes": testCase.memory };
     if (testCase.call === "describe") return call;
     const d = structuredClone(definition);
-    d.httpRequest.url = `${testCase.url ?? baseUrl}/v2/dedicated-inferences`;
+    const base = testCase.https ? baseUrl.replace(/^http:/, "https:") : baseUrl;
+    d.httpRequest.url = `${testCase.url ?? base}/v2/dedicated-inferences`;
     if (testCase.fault) d.httpRequest.headers["X-Standin-Fault"] = testCase.fault;
     if (testCase.read) d.readTimeoutSeconds = testCase.read;
     if (testCase.connect) d.connectionTimeoutSeconds = testCase.connect;
@@ -225,12 +281,14 @@ async function main(argv) {
     const jsonOut = argv.includes("--json") ? argv[argv.indexOf("--json") + 1] : null;
     const [standinA, standinB] = await Promise.all([startStandin(), startStandin()]);
     const refusedUrl = `http://127.0.0.1:${await closedPort()}`;
+    const unaccepted = await unacceptedPort();
+    const selfSigned = await selfSignedServer();
     const reference = new Adapter("python", join(repoRoot, ".venv/bin/python"), ["hosts/python/adapter.py", wasm]);
     const node = new Adapter("node", process.execPath, ["hosts/node/adapter.mjs", wasm]);
     const [readyA, readyB] = await Promise.all([reference.ready, node.ready]);
     const rows = [];
     try {
-        for (const testCase of cases(refusedUrl)) {
+        for (const testCase of cases(refusedUrl, unaccepted.url, selfSigned?.url)) {
             if (only && !only.some((o) => testCase.name.includes(o))) continue;
             const before = serial;
             const requestA = request(testCase, standinA.url);
@@ -252,6 +310,8 @@ async function main(argv) {
         node.close();
         standinA.stop();
         standinB.stop();
+        unaccepted.stop();
+        selfSigned?.stop();
     }
     const pad = (s, n) => String(s).padEnd(n);
     const width = Math.max(...rows.map((r) => r.case.length));
