@@ -164,6 +164,8 @@ function cases(refusedUrl, unacceptedUrl, selfSignedUrl) {
         ...both("connection refused", { url: refusedUrl }),
         ...both("connect timeout 1 s (full accept queue)", { url: unacceptedUrl, connect: 1 }),
         ...both("https to a plain-HTTP server (TLS handshake fails)", { https: true }),
+        // RFC 6761: .invalid never resolves.
+        ...both("DNS: a name that does not resolve", { url: "https://does-not-exist.invalid" }),
         ...(selfSignedUrl ? both("https, self-signed certificate", { url: selfSignedUrl }) : []),
         ...both("8 MiB body", { fault: "large=8388608" }),
         ...both("8 MiB body, memory-limit 16 MiB", { fault: "large=8388608", memory: 16 << 20 }),
