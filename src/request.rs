@@ -152,7 +152,10 @@ pub fn render_request(operation: &Operation, input: &TaskInput) -> Rendering {
             &Parameters::new(&parameters),
             &mut rendering.diagnostics,
             &mut rendering.secrets,
-        );
+        )
+        // A secret too long to mask is in the request: no preview of it may be shown (and the
+        // error that refused it blocks sending).
+        .filter(|_| !rendering.secrets.has_refused());
     }
     rendering
 }
@@ -956,6 +959,12 @@ mod tests {
         let r = render_request(&OP, &i);
         assert!(r.sendable().is_none());
         assert_eq!(r.diagnostics.to_vec()[0].path, "secrets.other");
+        // Nor is any preview built that would show it unmasked.
+        let (mut d, mut p) = fixture();
+        p["huggingFaceToken"] = json!("t".repeat(5000));
+        d["httpRequest"]["headers"]["X-Echo"] = json!("${$.huggingFaceToken}");
+        let r = render_request(&OP, &input(&d, &p));
+        assert!(r.request.is_none());
     }
 
     #[test]

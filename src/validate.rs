@@ -235,9 +235,10 @@ fn check_rule(field: &BodyField, value: &Value, path: &str, diagnostics: &mut Di
 fn is_uuid(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(group, len)| {
-            group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit())
-        })
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(group, len)| group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn has_type(value: &Value, field_type: FieldType) -> bool {
@@ -435,7 +436,10 @@ mod tests {
         let mut b = valid();
         b["spec"]["vpc"]["uuid"] = json!("my-vpc");
         let d = only(&b);
-        assert_eq!((d.severity, d.path.as_str()), (Severity::Error, "httpRequest.body.spec.vpc.uuid"));
+        assert_eq!(
+            (d.severity, d.path.as_str()),
+            (Severity::Error, "httpRequest.body.spec.vpc.uuid")
+        );
         assert!(d.message.contains("must be a UUID"), "{}", d.message);
         b["spec"]["vpc"]["uuid"] = json!("5A4981AA-9653-4BD1-BEF5-D6BFF52042E4");
         assert!(check(&b).is_empty());

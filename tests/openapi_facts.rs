@@ -155,7 +155,11 @@ fn disagreements(facts: &Value) -> BTreeMap<String, String> {
         ("server", OP.server.to_string(), text(&facts["server"])),
         ("path", OP.path.to_string(), text(&create["path"])),
         ("summary", OP.summary.to_string(), text(&create["summary"])),
-        ("scope", OP.texts.required_scope.to_string(), scopes.join(" ")),
+        (
+            "scope",
+            OP.texts.required_scope.to_string(),
+            scopes.join(" "),
+        ),
         ("resource_path", OP.answer.item_path.to_string(), item_path),
     ] {
         if ours != theirs {

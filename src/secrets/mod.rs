@@ -63,6 +63,8 @@ pub struct SecretSet {
     values: Vec<String>,
     /// The automaton over every spelling of `values`, built when first needed.
     compiled: OnceCell<Compiled>,
+    /// A value was refused: it cannot be masked, so nothing holding it may be shown.
+    refused: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -80,18 +82,25 @@ impl SecretSet {
         self.values.is_empty()
     }
 
+    /// Whether a value was refused (`add`): it is not masked, so what holds it is not shown.
+    pub fn has_refused(&self) -> bool {
+        self.refused
+    }
+
     /// Registers `secret` (ignoring empty and known ones), or says why it cannot be masked.
     pub fn add(&mut self, secret: &str) -> Result<(), SecretRefused> {
         if secret.is_empty() || self.values.iter().any(|v| v == secret) {
             return Ok(());
         }
         if secret.len() > MAX_SECRET_BYTES {
+            self.refused = true;
             return Err(SecretRefused::TooLong {
                 bytes: secret.len(),
             });
         }
         let total: usize = self.values.iter().map(String::len).sum();
         if total + secret.len() > MAX_SECRET_BYTES_IN_ALL {
+            self.refused = true;
             return Err(SecretRefused::TooMany);
         }
         self.values.push(secret.to_owned());

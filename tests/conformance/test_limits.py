@@ -168,7 +168,7 @@ LIMIT_CASES = {
         "renders to more than",
     ),
     "4 MiB of parameters that are all values": (
-        case(parameters="[" + "0," * (2 * MIB - 1) + "0]"),
+        case(parameters="[" + "0," * (2 * MIB - 2) + "0]"),
         "parameters",
         "JSON values",
     ),

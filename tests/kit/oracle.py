@@ -64,15 +64,20 @@ def leaks(text: str, secrets: list[str]) -> list[str]:
 
 def leaked(value: Any, secrets: list[str], where: str = "result") -> list[str]:
     """Every place in `value` (any nesting of dicts, lists, tuples, strings) holding a secret.
-    Strings that are JSON texts (a step failure's `response`) are also checked decoded."""
+    A string that is a JSON text (a step failure's `response`, a response body) is checked as
+    a reader reads it, decoded: its syntax holds `":"` and `{`, which a secret may equal."""
     found = []
     if isinstance(value, str):
-        found += [f"{where}: {s}" for s in leaks(value, secrets)]
+        decoded = None
         if value[:1] in "{[":
             try:
-                found += leaked(json.loads(value), secrets, f"{where} (decoded)")
+                decoded = json.loads(value)
             except ValueError:
                 pass
+        if decoded is None:
+            found += [f"{where}: {s}" for s in leaks(value, secrets)]
+        else:
+            found += leaked(decoded, secrets, f"{where} (decoded)")
     elif isinstance(value, dict):
         for k, v in value.items():
             found += leaked(k, secrets, f"{where}.{k}") + leaked(v, secrets, f"{where}.{k}")
