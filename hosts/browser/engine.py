@@ -431,11 +431,14 @@ class Handler(BaseHTTPRequestHandler):
         body = json.dumps(document, ensure_ascii=False).encode()
         self._send(status, body, "application/json; charset=utf-8")
 
-    def _send(self, status: int, body: bytes, content_type: str, headers: Mapping[str, str] = {}) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: Mapping[str, str] = {}, *, cache: str = "no-store"
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
+        if content_type:
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
+        self.send_header("Cache-Control", cache)
         self.send_header("X-Content-Type-Options", "nosniff")
         for name, value in headers.items():
             self.send_header(name, value)
@@ -458,12 +461,19 @@ class Handler(BaseHTTPRequestHandler):
         if "\0" in relative or not target.is_relative_to(root) or not target.is_file():
             self._send_json(404, {"error": "not-found", "message": f"no {path}"})
             return
+        stat = target.stat()
+        # Revalidated on every load (no-cache), so that a rebuilt component is never stale,
+        # but answered 304 when unchanged.
+        etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+        if self.headers.get("If-None-Match") == etag:
+            self._send(304, b"", "", {"ETag": etag}, cache="no-cache")
+            return
         body = target.read_bytes()
         content_type = TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        headers = {}
+        headers = {"ETag": etag}
         if target.suffix == ".html":
             headers["Content-Security-Policy"] = content_security_policy(body)
-        self._send(200, body, content_type, headers)
+        self._send(200, body, content_type, headers, cache="no-cache")
 
 
 def content_security_policy(page: bytes) -> str:

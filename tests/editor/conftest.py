@@ -210,8 +210,10 @@ def dom_text(page: Page) -> str:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def context(browser: Browser, editor: Editor) -> Iterator[BrowserContext]:
+    """One context for the session, so that its HTTP cache serves the page's modules to every
+    test's page (revalidated: 304); each test still gets a page of its own."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=editor.url.rstrip("/"))
     yield context
@@ -231,4 +233,7 @@ def page(context: BrowserContext, editor: Editor, recorder: Recorder) -> Iterato
     page.wait_for_selector("body[data-ready=true]", timeout=20_000)
     yield page
     returned = [r["issued_token"] for r in editor.records() if r.get("issued_token")]
-    recorder.check_no_leaks(page, returned)
+    try:
+        recorder.check_no_leaks(page, returned)
+    finally:
+        page.close()

@@ -57,9 +57,12 @@ def form_input(page: Page, path: str) -> Locator:
     return page.locator(f'#task-form input[data-path="{path}"]')
 
 
-def add_header(page: Page, name: str, value: str) -> None:
+def add_header(page: Page, name: str, value: str, *, typed: bool = True) -> None:
     type_into(page.get_by_label("New header name"), name)
-    type_into(page.get_by_label("New header value"), value)
+    if typed:
+        type_into(page.get_by_label("New header value"), value)
+    else:  # test instrumentation (the call id): pasted, not typed key by key
+        page.get_by_label("New header value").fill(value)
     page.get_by_role("button", name="Add header").click()
     expect(form_input(page, f"httpRequest.headers.{name}")).to_have_value(value)
 
@@ -76,16 +79,19 @@ def prepare(
     credentials: str | None = None,
     url: str | None = None,
     read_timeout: int | None = None,
+    unique_name: bool = False,
 ) -> str:
-    """The ready definition, edited in the form for one test: a unique name and call id, and
-    the stand-in fault, credential, URL or timeout asked for. Returns the call id."""
+    """The ready definition, edited in the form for one test: a call id, and the stand-in
+    fault, credential, URL or timeout asked for; a unique `name` parameter for a request that
+    creates an inference (names are unique per team). Returns the call id."""
     use_ready_definition(page)
     show_form(page)
     call_id = uuid.uuid4().hex
-    add_header(page, "X-Call-Id", call_id)
+    add_header(page, "X-Call-Id", call_id, typed=False)
     if fault:
         add_header(page, "X-Standin-Fault", fault)
-    type_into(form_input(page, "parameters.name"), f"editor-{call_id[:12]}")
+    if unique_name:
+        type_into(form_input(page, "parameters.name"), f"editor-{call_id[:12]}")
     if credentials is not None:
         type_into(form_input(page, "credentials"), credentials)
     if url is not None:
@@ -268,7 +274,7 @@ def test_form_and_json_stay_in_sync(page: Page) -> None:
 
 
 def test_accepted_reveals_the_returned_token_only_on_request(page: Page, editor: Editor, recorder: Recorder) -> None:
-    call_id = prepare(page)
+    call_id = prepare(page, unique_name=True)
     result = click_test_request(page)
     expect_outcome(result, "accepted", "Accepted")
     expect(result.get_by_test_id("summary")).to_contain_text("202 Accepted: DigitalOcean accepted the request")

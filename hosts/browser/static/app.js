@@ -301,6 +301,12 @@ async function main() {
     }
   };
   button.addEventListener('click', testRequest);
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey) && !button.disabled) {
+      event.preventDefault();
+      button.click();
+    }
+  });
   button.disabled = false;
 
   form.update(undefined, undefined);

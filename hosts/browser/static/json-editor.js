@@ -94,6 +94,7 @@ export class JsonEditor {
           highlightSelectionMatches(),
           syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
           json(),
+          EditorView.lineWrapping,
           inlineField,
           placeholder(emptyHint ?? ''),
           keymap.of([...defaultKeymap, ...historyKeymap, ...foldKeymap, ...searchKeymap, ...lintKeymap]),

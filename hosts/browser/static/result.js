@@ -46,7 +46,6 @@ function requestBlock(request, title = 'Request') {
 }
 
 function diagnosticsList(diagnostics, onReveal) {
-  if (!diagnostics.length) return h('p', { class: 'muted' }, 'no diagnostics');
   return h(
     'ul',
     { class: 'diagnostics' },
@@ -123,7 +122,9 @@ export function showResult(container, result, { credential, onReveal } = {}) {
       note ? h('p', { class: 'outcome-note' }, note) : null,
       h('p', { class: 'summary', 'data-testid': 'summary' }, richText(result.summary)),
       result.revealedSecrets.length ? revealedSecrets(result.revealedSecrets) : null,
-      result.request ? requestBlock(result.request) : h('p', { class: 'muted' }, 'The request did not render: nothing was sent.'),
+      result.diagnostics.length
+        ? h('section', { class: 'result-diagnostics', 'aria-label': 'Diagnostics' }, h('h4', {}, 'Diagnostics'), diagnosticsList(result.diagnostics, onReveal))
+        : h('p', { class: 'result-diagnostics muted' }, 'No diagnostics.'),
       response
         ? h(
             'section',
@@ -135,7 +136,7 @@ export function showResult(container, result, { credential, onReveal } = {}) {
             response.truncated ? h('p', { class: 'truncated-note' }, 'The body was cut at the display limit: only its first 1 MiB is shown.') : null,
           )
         : h('p', { class: 'muted no-response' }, outcome === 'invalid' ? 'No response: nothing was sent.' : 'No response arrived.'),
-      h('section', { class: 'result-diagnostics', 'aria-label': 'Diagnostics' }, h('h4', {}, 'Diagnostics'), diagnosticsList(result.diagnostics, onReveal)),
+      result.request ? requestBlock(result.request) : h('p', { class: 'muted' }, 'The request did not render: nothing was sent.'),
       credential?.name
         ? h('p', { class: 'credential-note muted' }, 'Credential ', h('code', {}, credential.name), credential.source ? [' resolved by the engine from ', h('code', {}, credential.source)] : ' not resolved', '; the token stays with the engine.')
         : null,
