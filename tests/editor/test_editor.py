@@ -309,6 +309,15 @@ def test_accepted_reveals_the_returned_token_only_on_request(page: Page, editor:
     assert len(answers) == 1 and token in answers[0].text()
 
 
+def test_succeeded_other_2xx(page: Page, editor: Editor) -> None:
+    call_id = prepare(page, fault="status=201")
+    result = click_test_request(page)
+    expect_outcome(result, "succeeded", "Succeeded")
+    expect(result.locator(".status-line")).to_have_text("201 Created")
+    expect(result.locator("section.response pre.body")).to_contain_text('"ok": true')
+    assert len(editor.records(call_id)) == 1
+
+
 def test_rejected_401_with_a_bad_token_credential(page: Page, editor: Editor) -> None:
     call_id = prepare(page, credentials="revoked")
     result = click_test_request(page)
@@ -395,14 +404,6 @@ def test_truncated_body_is_marked(page: Page, editor: Editor) -> None:
     assert len(editor.records(call_id)) == 1
 
 
-def test_outcomes_look_distinct() -> None:
-    """Every outcome seen above has a badge colour and a frame of its own."""
-    seen = {outcome: style for outcome, style in BADGES.items()}
-    if len(seen) < 5:
-        pytest.skip(f"run with the outcome tests (saw {sorted(seen)})")
-    assert len(set(seen.values())) == len(seen), seen
-
-
 # --- The billed-resource guard and the engine's own failures ---
 
 
@@ -453,7 +454,7 @@ def test_engine_failure_is_shown_as_such(page: Page) -> None:
     prepare(page)
     page.route("**/api/test-request", lambda route: route.fulfill(status=502, body="<html>Bad Gateway</html>", content_type="text/html"))
     result = click_test_request(page)
-    expect(result).to_have_attribute("data-outcome", "engine-error")
+    expect_outcome(result, "engine-error", "Engine error")
     expect(result.locator(".result-status")).to_have_text("engine answered 502 Bad Gateway")
     expect(result).to_contain_text("whether it reached the API is unknown")
 
@@ -483,3 +484,12 @@ def test_engine_answers_only_its_own_page(editor: Editor) -> None:
     with urllib.request.urlopen(editor.url) as page:
         policy = page.headers["Content-Security-Policy"]
     assert "connect-src 'self'" in policy and "default-src 'self'" in policy
+
+
+def test_outcomes_look_distinct() -> None:
+    """Every outcome seen above (the six of the component and the engine's two failures) has
+    a badge colour and a frame of its own."""
+    seen = dict(BADGES)
+    if len(seen) < 8:
+        pytest.skip(f"run with the outcome tests (saw {sorted(seen)})")
+    assert len(set(seen.values())) == len(seen), seen
