@@ -190,7 +190,8 @@ def test_diagnostic_appears_at_its_field_and_disappears_when_fixed(page: Page) -
     expect(page.locator("#problems-list")).to_contain_text(f"{path} expected an integer")
     expect(page.locator("#preview [data-state=blocked]")).to_contain_text("1 error")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator("main").screenshot(path=SHOTS / "invalid.png")
+    page.locator("#editors").screenshot(path=SHOTS / "invalid.png")
+    page.screenshot(path=SHOTS / "invalid-page.png")
 
     # In the form: the field is marked and says why.
     show_form(page)
@@ -198,6 +199,7 @@ def test_diagnostic_appears_at_its_field_and_disappears_when_fixed(page: Page) -
     expect(version).to_have_value("one")
     expect(version).to_have_attribute("aria-invalid", "true")
     expect(page.locator(f'#task-form .field[data-path="{path}"] .field-problems')).to_contain_text("expected an integer")
+    version.evaluate("(input) => input.scrollIntoView({ block: 'center' })")
     page.locator("#editors").screenshot(path=SHOTS / "invalid-form.png")
 
     # Fixed in the form: gone everywhere, and the JSON text follows.

@@ -15,11 +15,12 @@ function envelopeFields(info) {
     { path: 'credentials', typeName: 'string', required: false, allowedValues: [], description: 'The name of the credential the engine resolves to the API token (the `token` secret). The token itself never reaches this page.' },
     { path: 'httpRequest.method', typeName: 'string', required: true, allowedValues: [info.method], description: `This task performs ${info.method}.` },
     { path: 'httpRequest.url', typeName: 'string', required: true, allowedValues: [], suggestions: [`${info.server}${info.path}`], description: `Absolute \`https://\` URL, e.g. \`${info.server}${info.path}\`; \`http://\` only for loopback hosts (local stand-ins). Placeholders may fill the path and query.` },
+    { path: 'retry', typeName: 'object', required: false, allowedValues: [], description: 'For the engine: its retry policy (`intervalSeconds`, `maxAttempts`, `backoffRate`), written as JSON. The component itself never retries.' },
     { path: 'connectionTimeoutSeconds', typeName: 'integer', required: false, allowedValues: [], defaultValue: '5', description: 'Connect timeout, 1 to 3600 seconds.' },
     { path: 'readTimeoutSeconds', typeName: 'integer', required: false, allowedValues: [], defaultValue: '10', description: 'First-byte and between-bytes timeouts, 1 to 3600 seconds.' },
   ];
 }
-const ENVELOPE_KEYS = new Set(['type', 'description', 'credentials', 'httpRequest', 'connectionTimeoutSeconds', 'readTimeoutSeconds']);
+const ENVELOPE_KEYS = new Set(['type', 'description', 'retry', 'credentials', 'httpRequest', 'connectionTimeoutSeconds', 'readTimeoutSeconds']);
 const REQUEST_KEYS = new Set(['url', 'method', 'headers', 'body']);
 
 /** describe()'s flat body fields as a tree: `a[].b` is child `b` of the items of array `a`. */
@@ -132,7 +133,7 @@ export class TaskForm {
       'fieldset',
       { class: 'group', dataset: { path: '' } },
       h('legend', {}, 'Task'),
-      ['type', 'description', 'credentials', 'connectionTimeoutSeconds', 'readTimeoutSeconds'].map((path) => this._leaf('definition', [path], byPath.get(path), path)),
+      ['type', 'description', 'credentials', 'retry', 'connectionTimeoutSeconds', 'readTimeoutSeconds'].map((path) => this._leaf('definition', [path], byPath.get(path), path)),
       Object.keys(definition)
         .filter((key) => !ENVELOPE_KEYS.has(key))
         .map((key) => this._leaf('definition', [key], null, key)),
