@@ -174,7 +174,14 @@ async function main() {
   const validate = () => {
     timer = null;
     const started = performance.now();
-    lastRendered = render();
+    try {
+      lastRendered = render();
+    } catch (error) {
+      // A trap, not a diagnostic: the component in this page is unusable from now on.
+      lastRendered = null;
+      banner(`The component failed in this page (${error.message}): reload the page. Test request still runs in the engine.`);
+      console.error(error);
+    }
     const diagnostics = lastRendered?.err ?? [];
     definitionEditor.showDiagnostics(diagnostics.filter((d) => !isParameterPath(d.path)));
     parametersEditor.showDiagnostics(diagnostics.filter((d) => isParameterPath(d.path)));
