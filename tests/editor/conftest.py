@@ -99,13 +99,16 @@ class Editor:
             return self.process.wait()
 
 
-def start_editor(tmp: Path, *args: str, timeout: float = 600) -> Editor:
-    """`scripts/editor --port 0 …` with the test credentials file; waits for its URL lines."""
-    credentials = tmp / "credentials.json"
-    credentials.write_text(json.dumps(CREDENTIALS))
-    credentials.chmod(0o600)
-    env = {k: v for k, v in os.environ.items() if k != "DIGITALOCEAN_TOKEN"}
-    env["HTTP_TASK_CREDENTIALS"] = str(credentials)
+def start_editor(tmp: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Editor:
+    """`scripts/editor --port 0 …`, with the test credentials file unless `env` is given (then
+    with `env` and no file); waits for its URL lines."""
+    base = {k: v for k, v in os.environ.items() if k not in ("DIGITALOCEAN_TOKEN", "HTTP_TASK_CREDENTIALS")}
+    if env is None:
+        credentials = tmp / "credentials.json"
+        credentials.write_text(json.dumps(CREDENTIALS))
+        credentials.chmod(0o600)
+        env = {"HTTP_TASK_CREDENTIALS": str(credentials)}
+    env = {**base, **env}
     process = subprocess.Popen(
         [str(REPO / "scripts" / "editor"), "--port", "0", *args],
         cwd=REPO,

@@ -188,6 +188,10 @@ def test_diagnostic_appears_at_its_field_and_disappears_when_fixed(page: Page) -
     inline = page.locator(f'#definition-editor .inline-diagnostic[data-path="{path}"]')
     expect(inline).to_contain_text("expected an integer")
     expect(page.locator("#problems-list")).to_contain_text(f"{path} expected an integer")
+    # A problem in the list shows its place in the text.
+    page.locator("#problems-list button", has_text=path).click()
+    expect(page.locator("#definition-editor .cm-editor")).to_have_class(re.compile("cm-focused"))
+    assert page.evaluate("() => document.getSelection().toString()") == '"one"'
     expect(page.locator("#preview [data-state=blocked]")).to_contain_text("1 error")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.locator("#editors").screenshot(path=SHOTS / "invalid.png")

@@ -10,8 +10,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, expect
 
-from conftest import REPO, start_editor
+from conftest import GOOD_TOKEN, REPO, dom_text, start_editor
 
 
 def refuses(url: str) -> bool:
@@ -46,3 +47,31 @@ def test_real_needs_a_token(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "DIGITALOCEAN_TOKEN" in done.stderr
     assert done.stdout == ""
+
+
+def test_real_targets_the_api_and_asks_before_sending(tmp_path: Path, browser: Browser) -> None:
+    """With --real the ready definition targets api.digitalocean.com; Test request asks first.
+    (Cancelled: this machine has no network, and nothing billed is ever sent by a test.)"""
+    editor = start_editor(tmp_path, "--real", env={"DIGITALOCEAN_TOKEN": GOOD_TOKEN})
+    try:
+        assert any("REAL API" in line for line in editor.stdout.lines[:3])
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        sent: list[str] = []
+        page.on("request", lambda request: sent.append(request.url))
+        page.goto(editor.url)
+        page.wait_for_selector("body[data-ready=true]")
+        expect(page.locator("#target-chip")).to_contain_text("real API, billed")
+        page.get_by_role("button", name="Use this").click()
+        expect(page.locator("#preview .request-line")).to_have_text("POST https://api.digitalocean.com/v2/dedicated-inferences")
+        page.get_by_role("button", name="Test request").click()
+        dialog = page.get_by_role("dialog", name="Create a real, billed resource?")
+        expect(dialog).to_contain_text("api.digitalocean.com")
+        dialog.get_by_role("button", name="Cancel").click()
+        expect(page.locator("#run-status")).to_have_text("Not sent.")
+        assert not [url for url in sent if url.endswith("/api/test-request")]
+        assert GOOD_TOKEN not in dom_text(page)
+        page.close()
+    finally:
+        status = editor.stop()
+    assert status == 0
+    assert GOOD_TOKEN not in editor.stdout.text() + editor.stderr.text()
