@@ -224,8 +224,8 @@ async function main() {
   });
 
   const form = new TaskForm($('#task-form'), info, {
-    onEdit: (document, segments, value, whole) => {
-      const editor = document === 'definition' ? definitionEditor : parametersEditor;
+    onEdit: (part, segments, value, whole) => {
+      const editor = part === 'definition' ? definitionEditor : parametersEditor;
       editor.writeValue(segments, value, whole);
     },
   });
@@ -263,13 +263,13 @@ async function main() {
     } catch (error) {
       return { unreachable: error };
     }
-    let document = null;
+    let parsed = null;
     try {
-      document = await answer.json();
+      parsed = await answer.json();
     } catch {
       // shown as an engine error without explanation
     }
-    return { status: answer.status, document };
+    return { status: answer.status, document: parsed };
   };
 
   const testRequest = async () => {

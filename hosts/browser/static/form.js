@@ -76,7 +76,7 @@ export class TaskForm {
   /**
    * @param element  the <form>
    * @param info     describe()'s operation-info
-   * @param onEdit   (document: 'definition'|'parameters', segments, value|undefined, whole) after an input changed a value
+   * @param onEdit   (part: 'definition'|'parameters', segments, value|undefined, whole) after an input changed a value
    */
   constructor(element, info, { onEdit }) {
     this.element = element;
@@ -269,12 +269,12 @@ export class TaskForm {
   }
 
   /** One input: label with type and required, hint, valid values, default as placeholder. */
-  _leaf(document, segments, info, label, { removable = false } = {}) {
-    const root = document === 'definition' ? this.definition : this.parameters;
+  _leaf(part, segments, info, label, { removable = false } = {}) {
+    const root = part === 'definition' ? this.definition : this.parameters;
     const value = getAt(root, segments);
     const known = info ?? { typeName: 'any', required: false, description: 'Not documented for this operation: a string, or any JSON value written as JSON.', allowedValues: [] };
     const mode = info ? (typeof value === 'string' && modeOf(known.typeName) === 'json' ? 'string' : modeOf(known.typeName)) : value === undefined || typeof value === 'string' ? 'string' : 'json';
-    const path = document === 'definition' ? formatPath(segments) : formatPath(['parameters', ...segments]);
+    const path = part === 'definition' ? formatPath(segments) : formatPath(['parameters', ...segments]);
     const id = `f-${path.replace(/[^A-Za-z0-9_-]/g, '_')}`;
     const values = [...(known.allowedValues ?? []), ...(known.suggestions ?? [])];
     if (known.typeName === 'boolean') values.push('true', 'false');
@@ -293,7 +293,7 @@ export class TaskForm {
       autocomplete: 'off',
       spellcheck: 'false',
       'aria-describedby': `${id}-hint ${id}-problems`,
-      dataset: { path, focusKey: `${document}:${path}`, mode },
+      dataset: { path, focusKey: `${part}:${path}`, mode },
     });
     input.addEventListener('input', () => {
       const parsed = parse(input.value, mode);
@@ -302,7 +302,7 @@ export class TaskForm {
         clear(problems, h('p', { class: 'problem error local' }, parsed.error));
         return;
       }
-      this._edit(document, segments, parsed.value, false);
+      this._edit(part, segments, parsed.value, false);
     });
     return h(
       'div',
@@ -315,7 +315,7 @@ export class TaskForm {
         h('span', { class: `type type-${known.typeName}` }, known.typeName),
         known.required ? h('span', { class: 'required' }, 'required') : null,
       ),
-      h('div', { class: 'input-row' }, input, list, removable ? h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${label}`, onclick: () => this._edit(document, segments, undefined, true) }, 'remove') : null),
+      h('div', { class: 'input-row' }, input, list, removable ? h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${label}`, onclick: () => this._edit(part, segments, undefined, true) }, 'remove') : null),
       h('p', { class: 'hint', id: `${id}-hint` }, known.description ? richText(known.description) : null, known.allowedValues?.length ? [' Valid values: ', known.allowedValues.map((v, i) => [i ? ', ' : '', h('code', {}, v)]), '.'] : null),
       problems,
     );
@@ -348,10 +348,10 @@ export class TaskForm {
     });
   }
 
-  _edit(document, segments, value, structural) {
-    const whole = document === 'definition' ? this.definition : this.parameters;
+  _edit(part, segments, value, structural) {
+    const whole = part === 'definition' ? this.definition : this.parameters;
     setAt(whole, segments, value);
-    this.onEdit(document, segments, value, whole);
+    this.onEdit(part, segments, value, whole);
     if (structural) this.update(this.definition, this.parameters);
   }
 
