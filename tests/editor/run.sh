@@ -11,9 +11,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 if [[ ! -x /usr/bin/chromium ]]; then
     echo "run.sh: installing Debian's chromium (apt-get)" >&2
     export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y --no-install-recommends chromium >&2; then
+    if ! apt-get install -y chromium >&2; then
         apt-get update >&2
-        apt-get install -y --no-install-recommends chromium >&2
+        apt-get install -y chromium >&2
     fi
 fi
 tools/bootstrap.sh
