@@ -2,12 +2,12 @@
 component in wasmtime, resolving the definition's `credentials` on this side, as a workflow
 engine does. Run it as `scripts/editor [--port N] [--real]`.
 
-What it does, in order: builds the component (`cargo build --release --target wasm32-wasip2`),
-transpiles it with jco for the page (only when the .wasm changed), starts the local stand-in of
-the API (standin/launcher.py), then serves on 127.0.0.1:
+What it does, in order: builds the component (scripts/build, the artifact every tool runs),
+transpiles it with jco for the page (hosts/node/transpile.mjs --browser, only when the .wasm
+changed), starts the local stand-in of the API (standin/launcher.py), then serves on 127.0.0.1:
 
 - `/`                 the page (hosts/browser/static/)
-- `/task/`            the component transpiled by jco (target/editor/task/)
+- `/task/`            the component transpiled by jco (target/node/<hash>-jco…-browser/)
 - `/node_modules/@bytecodealliance/preview2-shim/`   the WASI shim jco's output imports
                       (hosts/node/node_modules, pinned with jco in hosts/node/package.json)
 - `/vendor/`          CodeMirror 6 (hosts/browser/node_modules, pinned in hosts/browser/)
@@ -65,12 +65,11 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "hosts" / "python"))
 sys.path.insert(0, str(REPO / "standin"))
 
+from artifact import BuildError, build_artifact  # noqa: E402
 from host import ComponentTrap, TaskHost  # noqa: E402
 from launcher import StandInError, running_standin  # noqa: E402
 
-WASM = REPO / "target/wasm32-wasip2/release/do_dedicated_inference_task.wasm"
-TRANSPILED = REPO / "target/editor/task"
-JCO = REPO / "hosts/node/node_modules/.bin/jco"
+TRANSPILE = REPO / "hosts/node/transpile.mjs"
 REAL_API = "https://api.digitalocean.com"
 CREDENTIALS_ENV = "HTTP_TASK_CREDENTIALS"
 TOKEN_ENV = "DIGITALOCEAN_TOKEN"
@@ -79,13 +78,16 @@ DEMO_TOKEN = "dop_v1_editordemo" + "0" * 54
 MASK = "••••••••"
 MAX_BODY = 8 * 1024 * 1024
 
-# URL prefix → folder, longest prefix first.
-STATIC_ROUTES: list[tuple[str, Path]] = [
-    ("/node_modules/@bytecodealliance/preview2-shim/", REPO / "hosts/node/node_modules/@bytecodealliance/preview2-shim"),
-    ("/vendor/", HERE / "node_modules"),
-    ("/task/", TRANSPILED),
-    ("/", HERE / "static"),
-]
+
+
+def static_routes(task: Path) -> list[tuple[str, Path]]:
+    """URL prefix → folder, longest prefix first; `task` is the component's browser build."""
+    return [
+        ("/node_modules/@bytecodealliance/preview2-shim/", REPO / "hosts/node/node_modules/@bytecodealliance/preview2-shim"),
+        ("/vendor/", HERE / "node_modules"),
+        ("/task/", task),
+        ("/", HERE / "static"),
+    ]
 TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -116,31 +118,24 @@ class EngineError(Exception):
 # --- Building ---
 
 
-def build_component() -> None:
-    """cargo build; its output goes to stderr so that stdout starts with the URL."""
-    command = ["cargo", "build", "--release", "--target", "wasm32-wasip2", "-q"]
+def build_component() -> Path:
+    """The artifact (scripts/build); build output goes to stderr so that stdout starts with the URL."""
     try:
-        built = subprocess.run(command, cwd=REPO, stdout=sys.stderr)
+        return build_artifact()
+    except BuildError as error:
+        raise ToolError(str(error)) from error
+
+
+def transpile_component(wasm: Path) -> Path:
+    """The page's build of `wasm` (jco's plain sync build, through hosts/node/transpile.mjs,
+    which reuses it while the .wasm is unchanged); returns its folder."""
+    try:
+        done = subprocess.run(["node", str(TRANSPILE), "--browser", str(wasm)], cwd=REPO, stdout=subprocess.PIPE, text=True)
     except OSError as error:
-        raise ToolError(f"cannot run cargo: {error.strerror}") from error
-    if built.returncode != 0:
-        raise ToolError("cargo build failed")
-
-
-def transpile_component() -> None:
-    """`jco transpile C.wasm -o target/editor/task --name task` (the sync build), skipped when
-    the .wasm is the one transpiled last."""
-    digest = hashlib.sha256(WASM.read_bytes()).hexdigest()
-    stamp = TRANSPILED / ".wasm.sha256"
-    if stamp.is_file() and stamp.read_text() == digest and (TRANSPILED / "task.js").is_file():
-        return
-    if not JCO.exists():
-        raise ToolError(f"{JCO.relative_to(REPO)} is missing: run tools/bootstrap-node.sh")
-    command = [str(JCO), "transpile", str(WASM), "-o", str(TRANSPILED), "--name", "task", "-q"]
-    done = subprocess.run(command, cwd=REPO, stdout=sys.stderr)
+        raise ToolError(f"cannot run node: {error.strerror}") from error
     if done.returncode != 0:
         raise ToolError("jco transpile failed")
-    stamp.write_text(digest)
+    return Path(done.stdout.strip().splitlines()[-1])
 
 
 # --- Credentials ---
@@ -254,8 +249,8 @@ def camel(value: Any) -> Any:
 
 
 class Engine:
-    def __init__(self, *, real: bool, standin_url: str, credentials: Credentials) -> None:
-        self.host = TaskHost(WASM)
+    def __init__(self, *, wasm: Path, real: bool, standin_url: str, credentials: Credentials) -> None:
+        self.host = TaskHost(wasm)
         self.real = real
         self.standin_url = standin_url
         self.credentials = credentials
@@ -323,9 +318,10 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], engine: Engine) -> None:
+    def __init__(self, address: tuple[str, int], engine: Engine, routes: list[tuple[str, Path]]) -> None:
         super().__init__(address, Handler)
         self.engine = engine
+        self.routes = routes
         port = self.server_address[1]
         #: The page's own origins: requests naming any other Host or Origin are refused.
         self.origins = {f"http://127.0.0.1:{port}", f"http://localhost:{port}"}
@@ -447,7 +443,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _send_static(self, path: str) -> None:
-        for prefix, root in STATIC_ROUTES:
+        for prefix, root in self.server.routes:
             if path.startswith(prefix):
                 relative = unquote(path[len(prefix):])
                 break
@@ -522,16 +518,16 @@ def main() -> int:
             credentials.check()
         except EngineError as error:
             raise ToolError(str(error)) from None
-        build_component()
-        transpile_component()
+        wasm = build_component()
+        task = transpile_component(wasm)
         with ExitStack() as stack:
             try:
                 standin = stack.enter_context(running_standin())
             except StandInError as error:
                 raise ToolError(str(error)) from error
-            engine = Engine(real=args.real, standin_url=standin.url, credentials=credentials)
+            engine = Engine(wasm=wasm, real=args.real, standin_url=standin.url, credentials=credentials)
             try:
-                server = Server(("127.0.0.1", args.port), engine)
+                server = Server(("127.0.0.1", args.port), engine, static_routes(task))
             except OSError as error:
                 raise ToolError(f"cannot listen on 127.0.0.1:{args.port}: {error.strerror}") from error
             stack.callback(server.server_close)

@@ -3,7 +3,8 @@
 // cached under the repository's target/node/ by the component's SHA-256, so that repeated
 // runs reuse it:
 //
-//     node hosts/node/transpile.mjs COMPONENT.wasm      # prints the build's directory
+//     node hosts/node/transpile.mjs COMPONENT.wasm              # prints the build's directory
+//     node hosts/node/transpile.mjs --browser COMPONENT.wasm    # the editor page's build
 //
 // The build is `jco transpile COMPONENT.wasm --name task --instantiation sync`: an ES module
 // exporting `instantiate(getCoreModule, imports)`, which instantiates the component
@@ -38,21 +39,30 @@ export function installedVersions() {
     };
 }
 
-// What the build depends on besides the component's bytes. Changing an option here must
-// change the key, or a stale build would be reused.
+// What a build depends on besides the component's bytes. Changing an option here must
+// change the key, or a stale build would be reused. `browser` is the plain sync build the
+// editor page imports (it instantiates once, when imported: the page calls only describe and
+// render, which do no I/O).
 const NAME = "task";
-const OPTIONS = { name: NAME, instantiation: "sync", quiet: true };
+export const BUILDS = {
+    sync: { name: NAME, instantiation: "sync", quiet: true },
+    browser: { name: NAME, quiet: true },
+};
 
 /**
  * The sync build of `wasmPath`, transpiled now or found in the cache.
  * @returns {Promise<{dir: string, module: string, hash: string, cached: boolean, ms: number}>}
  */
-export async function transpileCached(wasmPath, { cacheRoot = join(repoRoot, "target", "node") } = {}) {
+export async function transpileCached(
+    wasmPath,
+    { cacheRoot = join(repoRoot, "target", "node"), build = "sync" } = {},
+) {
     const started = performance.now();
+    const OPTIONS = BUILDS[build];
     const bytes = readFileSync(wasmPath);
     const hash = createHash("sha256").update(bytes).digest("hex");
     const { jco } = installedVersions();
-    const key = `${hash.slice(0, 16)}-jco${jco}-sync`;
+    const key = `${hash.slice(0, 16)}-jco${jco}-${build}`;
     const dir = join(cacheRoot, key);
     const module = join(dir, `${NAME}.js`);
     const stamp = join(dir, "build.json");
@@ -88,12 +98,14 @@ export async function transpileCached(wasmPath, { cacheRoot = join(repoRoot, "ta
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
     const args = process.argv.slice(2);
-    if (args.length !== 1 || args[0].startsWith("-")) {
-        process.stderr.write("usage: node hosts/node/transpile.mjs COMPONENT.wasm\n");
+    const browser = args[0] === "--browser";
+    const paths = browser ? args.slice(1) : args;
+    if (paths.length !== 1 || paths[0].startsWith("-")) {
+        process.stderr.write("usage: node hosts/node/transpile.mjs [--browser] COMPONENT.wasm\n");
         process.exit(2);
     }
     try {
-        const build = await transpileCached(args[0]);
+        const build = await transpileCached(paths[0], { build: browser ? "browser" : "sync" });
         process.stderr.write(
             `transpile: ${build.cached ? "cached" : "transpiled"} in ${build.ms.toFixed(1)} ms\n`,
         );

@@ -29,10 +29,10 @@ from wasmtime import WasmtimeError
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "standin"))
 
+from artifact import BuildError, build_artifact  # noqa: E402
 from host import ComponentTrap, Header, RequestTestResult, TaskHost  # noqa: E402
 from launcher import StandInError, running_standin  # noqa: E402
 
-WASM = REPO / "target/wasm32-wasip2/release/do_dedicated_inference_task.wasm"
 # The stand-in accepts any `dop_v1_` token of 8 or more further characters.
 DEMO_TOKEN = "dop_v1_standin" + "0" * 57
 MASK = "••••••••"
@@ -128,7 +128,10 @@ def run(args: argparse.Namespace) -> RequestTestResult:
         raise ToolError("--real needs the API token in DIGITALOCEAN_TOKEN")
     definition = read_text(args.definition)
     parameters = read_text(args.parameters)
-    build_component()
+    try:
+        wasm = build_artifact()
+    except BuildError as error:
+        raise ToolError(str(error)) from error
     with ExitStack() as stack:
         if args.real:
             print(
@@ -140,7 +143,7 @@ def run(args: argparse.Namespace) -> RequestTestResult:
             definition = point_at(definition, stack.enter_context(standin()))
         token = env_token or DEMO_TOKEN
         try:
-            return TaskHost(WASM).test_request(
+            return TaskHost(wasm).test_request(
                 {"definition": definition, "parameters": parameters, "secrets": {"token": token}}
             )
         except (ComponentTrap, WasmtimeError, ValueError) as error:
@@ -168,17 +171,6 @@ def read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as error:
         raise ToolError(f"cannot read {path}: {error.strerror}") from error
-
-
-def build_component() -> None:
-    # Cargo's own output goes to stderr so that --json leaves stdout to the result.
-    command = ["cargo", "build", "--release", "--target", "wasm32-wasip2", "-q"]
-    try:
-        built = subprocess.run(command, cwd=REPO, stdout=sys.stderr)
-    except OSError as error:
-        raise ToolError(f"cannot run cargo: {error.strerror}") from error
-    if built.returncode != 0:
-        raise ToolError("cargo build failed")
 
 
 @contextmanager

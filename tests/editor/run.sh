@@ -19,5 +19,5 @@ fi
 tools/bootstrap.sh
 tools/bootstrap-node.sh
 tools/bootstrap-browser.sh
-cargo build --release --target wasm32-wasip2 --quiet
+scripts/build >/dev/null
 exec .venv/bin/python -m pytest tests/editor -q "$@"
