@@ -129,6 +129,8 @@ pub struct OneTimeSecret {
     pub path: &'static str,
     /// What it is, in sentences: "a token for the new endpoint".
     pub what: &'static str,
+    /// How to get another when it was lost or left out (`{item}`: the resource's path).
+    pub replace: &'static str,
 }
 
 /// A taken name is recognised by the error body, not by the status alone: 422 also means
@@ -140,6 +142,8 @@ pub struct NameTaken {
     pub ids: &'static [&'static str],
     pub words: &'static [&'static str],
     pub subjects: &'static [&'static str],
+    /// Said with every answer that refuses a taken name.
+    pub sentence: &'static str,
 }
 
 /// The operation in sentences, for summaries and messages. `{item}` stands for the resource's
@@ -158,12 +162,8 @@ pub struct Texts {
     pub find: &'static str,
     /// What to do after an accepted request, with the resource's status.
     pub follow: &'static str,
-    /// How to replace the one-time secret when it was lost or left out.
-    pub replace_secret: &'static str,
     /// Said after every success: what it costs and how to undo it.
-    pub after_success: &'static str,
-    /// Said with every answer that refuses a taken name.
-    pub name_taken: &'static str,
+    pub after_success: Option<&'static str>,
 }
 
 #[derive(Debug)]
@@ -450,12 +450,16 @@ pub static CREATE_DEDICATED_INFERENCE: Operation = Operation {
             status: 202,
             path: "token.value",
             what: "a token for the new endpoint",
+            replace: "mint a new one with POST {item}/tokens",
         }),
         name_taken: NameTaken {
             statuses: &[409, 422],
             ids: &["conflict", "already_exists", "name_taken"],
             words: &["already", "taken", "exists", "in use", "duplicate"],
             subjects: &["name"],
+            sentence: "Names are unique within the team: the name may have been taken by an \
+                       earlier attempt of this same step, so running the step again will not \
+                       help.",
         },
     },
     texts: Texts {
@@ -465,10 +469,7 @@ pub static CREATE_DEDICATED_INFERENCE: Operation = Operation {
         required_scope: "dedicated_inference:create",
         find: "look for it by its spec.name with GET /v2/dedicated-inferences",
         follow: "Follow it with GET {item} until its status is active; error means it failed.",
-        replace_secret: "mint a new one with POST {item}/tokens",
-        after_success: "It is billed until it is deleted with DELETE {item}.",
-        name_taken: "Names are unique within the team: the name may have been taken by an \
-                     earlier attempt of this same step, so running the step again will not help.",
+        after_success: Some("It is billed until it is deleted with DELETE {item}."),
     },
     default_connect_timeout_s: 5,
     default_read_timeout_s: 10,

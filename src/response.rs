@@ -226,9 +226,10 @@ impl<'r> Reply<'r> {
                     .try_fold(body.to_mut(), |value, key| value.get_mut(key))?;
                 holder.as_object_mut()?.remove(key)?;
                 let id = self.resource(operation).and_then(|r| r.id);
+                let replace = operation.answer.one_time_secret?.replace;
                 Some(format!(
                     "body.{path} is left out (returnedToken: omit); {}",
-                    operation.say(operation.texts.replace_secret, id.as_deref())
+                    operation.say(replace, id.as_deref())
                 ))
             })
             .flatten();

@@ -80,7 +80,7 @@ pub fn effect(operation: &Operation, effect: Effect, id: Option<&str>) -> String
         Effect::NotDone => format!("The {} was not {}.", t.resource, t.done),
         Effect::NameTaken => format!(
             "The {} was not {} by this request. {} To find it, {}.",
-            t.resource, t.done, t.name_taken, t.find
+            t.resource, t.done, operation.answer.name_taken.sentence, t.find
         ),
     }
 }
@@ -192,20 +192,22 @@ fn success(operation: &Operation, head: &str, reply: &Reply<'_>, secrets: &Secre
             OneTime::Read(_) => summary.push_str(&format!(
                 " The answer carries {}, returned only once: store it now (if it is lost, {}).",
                 secret.what,
-                operation.say(t.replace_secret, id.as_deref())
+                operation.say(secret.replace, id.as_deref())
             )),
             OneTime::Unreadable(why) => summary.push_str(&format!(
                 " The answer should carry {}, but it could not be read ({}), so it is not shown: \
                  do not run the step again; {}.",
                 secret.what,
                 quoted(why, secrets),
-                operation.say(t.replace_secret, id.as_deref())
+                operation.say(secret.replace, id.as_deref())
             )),
             OneTime::Absent => {}
         }
     }
-    summary.push(' ');
-    summary.push_str(&operation.say(t.after_success, id.as_deref()));
+    if let Some(after) = t.after_success {
+        summary.push(' ');
+        summary.push_str(&operation.say(after, id.as_deref()));
+    }
     summary
 }
 
@@ -218,8 +220,8 @@ fn broken_success(operation: &Operation, head: &str, error: &TransportError) -> 
         effect(operation, Effect::Done, None),
         t.find
     );
-    if operation.answer.one_time_secret.is_some() {
-        summary.push_str(&format!(", then {}", operation.say(t.replace_secret, None)));
+    if let Some(secret) = operation.answer.one_time_secret {
+        summary.push_str(&format!(", then {}", operation.say(secret.replace, None)));
     }
     summary.push('.');
     summary
