@@ -52,7 +52,20 @@ mod component {
     use crate::task::{self, FieldInfo, OperationInfo, RequestPreview, StepFailure, TestResult};
     use crate::wasi_http::WasiHttp;
 
-    wit_bindgen::generate!({ path: "wit", world: "http-task" });
+    // The world's WASI imports are the `wasip2` crate's bindings (the same WIT), so that the
+    // transport uses one set of types.
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "http-task",
+        with: {
+            "wasi:http/types@0.2.12": wasip2::http::types,
+            "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
+            "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+            "wasi:io/poll@0.2.12": wasip2::io::poll,
+            "wasi:io/streams@0.2.12": wasip2::io::streams,
+            "wasi:io/error@0.2.12": wasip2::io::error,
+        },
+    });
 
     use exports::workflow::http_task::task::Guest;
     use workflow::http_task::types as wit;
