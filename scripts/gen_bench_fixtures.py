@@ -6,7 +6,7 @@ Both benchmarks read these files (benches/render.rs natively, scripts/bench.py i
 they measure the same work. Each deployment has placeholders of its own
 (`${$.models[<i>].slug}`, ...) that select its own parameters: rendering N deployments
 parses and evaluates 3·N JSONPaths and validates N deployments, so the work really scales
-with N. operation.md puts no cap on `model_deployments`, and 100 deployments hold 305 (3·N + 5)
+with N. docs/operation.md puts no cap on `model_deployments`, and 100 deployments hold 305 (3·N + 5)
 placeholders, under the component's 1,000; the outputs render without any diagnostic
 (checked by benches/render.rs and scripts/bench.py before they time anything).
 

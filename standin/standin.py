@@ -54,7 +54,7 @@ Each API request is checked in this order, the first failure answering:
    `spec.name: '<name>' is already in use` *(choice: the description documents neither)*.
 
 Create's body is checked against the description's create schema, except that `region` and
-`model_provider` may hold values outside their documented lists *(choice: operation.md says
+`model_provider` may hold values outside their documented lists *(choice: docs/operation.md says
 the lists grow)*. `vpc.uuid` must be a UUID (`format: uuid`) and `access_tokens` values
 strings. Unknown members are ignored, `secrets` (the Go client's spelling) included.
 
@@ -236,7 +236,7 @@ PREFLIGHT_MAX_AGE = "86400"
 # Rate limits: each request counts for an hour; the burst limit looks at the last minute.
 HOUR = 3600.0
 MINUTE = 60.0
-# The spec of a fault's 202 when the request's own is not valid (operation.md's example).
+# The spec of a fault's 202 when the request's own is not valid (docs/operation.md's example).
 EXAMPLE_SPEC: dict[str, Any] = {
     "version": 1,
     "name": "support-llm",

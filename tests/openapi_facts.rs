@@ -22,7 +22,7 @@ const FIXTURE: &str = include_str!("../fixtures/openapi/dedicated-inferences.jso
 /// the reason the table has to differ, and say so in docs/api-facts.md.
 const KNOWN_DISAGREEMENTS: &[(&str, &str)] = &[];
 
-/// Body fields the table has on purpose although the description does not: operation.md
+/// Body fields the table has on purpose although the description does not: docs/operation.md
 /// asks for them. Each must really be absent from the description.
 const NOT_IN_THE_DESCRIPTION_ON_PURPOSE: &[(&str, &str)] = &[
     (

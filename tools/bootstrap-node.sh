@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the pinned npm packages of hosts/node (jco and preview2-shim, exact versions from
-# hosts/node/package-lock.json) into hosts/node/node_modules with `npm ci`, then applies
+# Installs the project's pinned npm packages with `npm ci`, each from its package-lock.json:
+# hosts/node (jco and preview2-shim, for the Node host, the artifact's `jco opt` and the editor's
+# transpile) and hosts/browser (CodeMirror 6, for the editor page), then applies
 # hosts/node/patches/*.patch in name order. Each patch names its package and version in a
 # `Package: <name>@<version>` line; it is applied with `patch -p1` in that package's
 # directory, without fuzz, so a patch that no longer applies exactly fails the bootstrap
@@ -10,7 +11,7 @@
 set -euo pipefail
 
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../hosts/node" && pwd)
-stamp=$dir/node_modules/.lock.sha256
+browser=$(cd "$dir/../browser" && pwd)
 shopt -s nullglob
 patches=("$dir"/patches/*.patch)
 
@@ -75,12 +76,30 @@ all_applied() {
     done
 }
 
-# The lock file and the patches: a change to either reinstalls from scratch, so a patch is
-# always applied to the pristine package.
-wanted=$(cat "$dir/package-lock.json" "${patches[@]}" | sha256sum | cut -d' ' -f1)
-if [[ $(cat "$stamp" 2>/dev/null) != "$wanted" ]] || ! all_applied; then
-    echo "bootstrap-node: installing hosts/node/package-lock.json (npm ci)" >&2
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+# What an install of `$1` was made from: its lock file and the files after it (patches).
+fingerprint() {
+    local folder=$1
+    shift
+    cat "$folder/package-lock.json" "$@" | sha256sum | cut -d' ' -f1
+}
+
+is_current() { # folder, files after the lock
+    [[ $(cat "$1/node_modules/.lock.sha256" 2>/dev/null) == "$(fingerprint "$@")" ]]
+}
+
+npm_ci() {
+    echo "bootstrap-node: installing ${1#"$(dirname "$dir")"/}/package-lock.json (npm ci)" >&2
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error >&2)
+}
+
+# A change to the lock file or a patch reinstalls from scratch, so a patch is always applied
+# to the pristine package.
+if ! is_current "$dir" "${patches[@]}" || ! all_applied; then
+    npm_ci "$dir"
     apply_patches
-    echo "$wanted" >"$stamp"
+    fingerprint "$dir" "${patches[@]}" >"$dir/node_modules/.lock.sha256"
+fi
+if ! is_current "$browser"; then
+    npm_ci "$browser"
+    fingerprint "$browser" >"$browser/node_modules/.lock.sha256"
 fi

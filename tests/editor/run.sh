@@ -8,16 +8,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-if [[ ! -x /usr/bin/chromium ]]; then
-    echo "run.sh: installing Debian's chromium (apt-get)" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y chromium >&2; then
-        apt-get update >&2
-        apt-get install -y chromium >&2
-    fi
-fi
+tools/bootstrap-chromium.sh
 tools/bootstrap.sh
 tools/bootstrap-node.sh
-tools/bootstrap-browser.sh
 scripts/build >/dev/null
 exec .venv/bin/python -m pytest tests/editor -q "$@"

@@ -58,7 +58,7 @@ def unique_token(scopes: Iterable[str] | None = None) -> str:
 
 
 def create_body(**spec_changes: Any) -> dict[str, Any]:
-    """operation.md's example body, with a fresh name and secrets in both spellings."""
+    """docs/operation.md's example body, with a fresh name and secrets in both spellings."""
     spec = {**copy.deepcopy(standin.EXAMPLE_SPEC), "name": unique_name()}
     return {
         "spec": {**spec, **spec_changes},
