@@ -252,21 +252,27 @@ impl Coverage {
     /// `max_len` decoded bytes back), so each byte is marked once: linear time.
     fn scan(&mut self, matcher: &Matcher, units: impl Iterator<Item = Unit>, cut: bool) {
         let window = matcher.max_len().max(1);
-        // The original start of each of the last `window` decoded bytes.
-        let mut starts = vec![0usize; window];
+        // The original start of each of the last `window` decoded bytes, in a ring whose size
+        // is a power of two (an index is a mask, not a division: this runs for every byte).
+        let ring = window.next_power_of_two();
+        let slot = |i: usize| i & (ring - 1);
+        let mut starts = vec![0usize; ring];
         let mut runs: VecDeque<(usize, usize)> = VecDeque::new();
         let mut state = matcher.start();
         let mut read = 0usize;
         for unit in units {
             state = matcher.step(state, unit.byte);
-            if let Some(slot) = starts.get_mut(read % window) {
-                *slot = unit.start;
+            if let Some(start) = starts.get_mut(slot(read)) {
+                *start = unit.start;
             }
             read += 1;
             let found = matcher.longest_match(state);
             if found > 0 {
-                let start = starts.get((read - found) % window).copied().unwrap_or(0);
+                let start = starts.get(slot(read - found)).copied().unwrap_or(0);
                 push_run(&mut runs, start, unit.end);
+            }
+            if runs.is_empty() {
+                continue;
             }
             // Later occurrences start at the decoded byte `read + 1 - window` or after.
             let earliest = if window == 1 {
@@ -274,7 +280,7 @@ impl Coverage {
             } else {
                 (read + 1)
                     .checked_sub(window)
-                    .and_then(|i| starts.get(i % window).copied())
+                    .and_then(|i| starts.get(slot(i)).copied())
             };
             if let Some(earliest) = earliest {
                 while let Some(&(start, end)) = runs.front() {
@@ -289,7 +295,7 @@ impl Coverage {
         if cut {
             let tail = matcher.depth(state);
             if tail > 0 {
-                let start = starts.get((read - tail) % window).copied().unwrap_or(0);
+                let start = starts.get(slot(read - tail)).copied().unwrap_or(0);
                 push_run(&mut runs, start, self.len);
             }
         }
@@ -302,17 +308,36 @@ impl Coverage {
         if self.bits.is_empty() {
             self.bits = vec![0; self.len.div_ceil(64)];
         }
-        for i in start..end.min(self.len) {
-            if let Some(word) = self.bits.get_mut(i / 64) {
+        let end = end.min(self.len);
+        let mut i = start;
+        while i < end {
+            let Some(word) = self.bits.get_mut(i / 64) else {
+                return;
+            };
+            // Whole words at once: a long run costs a word per 64 bytes.
+            if i % 64 == 0 && end - i >= 64 {
+                *word = u64::MAX;
+                i += 64;
+            } else {
                 *word |= 1 << (i % 64);
+                i += 1;
             }
         }
     }
 
-    fn is_marked(&self, i: usize) -> bool {
-        self.bits
-            .get(i / 64)
-            .is_some_and(|word| word & (1 << (i % 64)) != 0)
+    /// The first byte at or after `from` whose mark is `marked` (the text's end when none).
+    fn next(&self, from: usize, marked: bool) -> usize {
+        let mut i = from;
+        while i < self.len {
+            let word = self.bits.get(i / 64).copied().unwrap_or(0);
+            let word = if marked { word } else { !word };
+            let ahead = word >> (i % 64);
+            if ahead != 0 {
+                return (i + ahead.trailing_zeros() as usize).min(self.len);
+            }
+            i = (i / 64 + 1) * 64;
+        }
+        self.len
     }
 
     /// `text` with each run of marked bytes (widened to whole characters) replaced by `mask`.
@@ -322,26 +347,21 @@ impl Coverage {
         }
         let mut out = String::with_capacity(text.len());
         let mut cursor = 0;
-        let mut i = 0;
-        while i < self.len {
-            if !self.is_marked(i) {
-                i += 1;
-                continue;
+        loop {
+            let mut start = self.next(cursor, true);
+            if start >= self.len {
+                break;
             }
-            let mut start = i;
+            let mut end = self.next(start, false);
             while !text.is_char_boundary(start) {
                 start -= 1;
             }
-            let mut end = i;
-            while end < self.len && (self.is_marked(end) || !text.is_char_boundary(end)) {
+            while !text.is_char_boundary(end) {
                 end += 1;
             }
-            if start >= cursor {
-                out.push_str(text.get(cursor..start).unwrap_or_default());
-                out.push_str(mask);
-            }
+            out.push_str(text.get(cursor..start.max(cursor)).unwrap_or_default());
+            out.push_str(mask);
             cursor = end;
-            i = end;
         }
         out.push_str(text.get(cursor..).unwrap_or_default());
         Cow::Owned(out)
@@ -350,6 +370,15 @@ impl Coverage {
 
 /// Adds `start..end` to the runs (sorted, disjoint), merging the runs it overlaps.
 fn push_run(runs: &mut VecDeque<(usize, usize)>, mut start: usize, mut end: usize) {
+    // The common case where occurrences overlap (a periodic secret: one at every byte): the
+    // new one extends the last run in place.
+    if let Some(last) = runs.back_mut()
+        && last.0 <= start
+        && start <= last.1
+    {
+        last.1 = last.1.max(end);
+        return;
+    }
     while let Some(&(s, e)) = runs.back() {
         if e < start {
             break;

@@ -1,4 +1,4 @@
-"""Smoke test of the benchmark command: `scripts/bench.py --quick` runs (a few seconds, few
+"""Smoke test of the benchmark command: `bench/bench.py --quick` runs (a few seconds, few
 iterations, no criterion or twiggy) and its report has every figure, each with a number.
 It checks that the script works, not the figures: timings are not asserted here."""
 
@@ -14,7 +14,7 @@ from kit.paths import REPO, WASM
 #: Every figure of the report, in order.
 FIGURES = [
     "component size (stripped release)",
-    "size floor (benches/size-floor: the platform work of a call, no product logic)",
+    "size floor (bench/size-floor: the platform work of a call, no product logic)",
     "component above the floor (the product's own code and data)",
     "render native, fixture (criterion median)",
     "render native, 50 deployments (criterion median)",

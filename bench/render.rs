@@ -1,6 +1,6 @@
 //! Native render + validate (`task::render`) of the fixture and of the 50- and
-//! 100-deployment definitions in fixtures/bench/ (made by scripts/gen_bench_fixtures.py; the
-//! wasm side of scripts/bench.py renders the same files).
+//! 100-deployment definitions in bench/fixtures/ (made by bench/gen_fixtures.py; the
+//! wasm side of bench/bench.py renders the same files).
 //!
 //! Run through `scripts/bench`, which reads the medians criterion writes to
 //! `target/criterion/render/<case>/new/estimates.json` (`median.point_estimate`, ns). On its
@@ -27,24 +27,20 @@ const CASES: &[(&str, &str, &str)] = &[
     ),
     (
         "deployments-50",
-        "fixtures/bench/definition-50.json",
-        "fixtures/bench/parameters-50.json",
+        "bench/fixtures/definition-50.json",
+        "bench/fixtures/parameters-50.json",
     ),
     (
         "deployments-100",
-        "fixtures/bench/definition-100.json",
-        "fixtures/bench/parameters-100.json",
+        "bench/fixtures/definition-100.json",
+        "bench/fixtures/parameters-100.json",
     ),
 ];
 
 fn read(relative: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run scripts/gen_bench_fixtures.py)",
-            path.display()
-        )
-    })
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run bench/gen_fixtures.py)", path.display()))
 }
 
 /// The case's input, checked to render with no diagnostic at all: a definition that failed

@@ -1,19 +1,19 @@
 #!/usr/bin/env python3
-"""Writes the large task definitions the benchmarks render: fixtures/bench/definition-<N>.json
+"""Writes the large task definitions the benchmarks render: bench/fixtures/definition-<N>.json
 and parameters-<N>.json, the fixture with N model deployments instead of one.
 
-Both benchmarks read these files (benches/render.rs natively, scripts/bench.py in wasm), so
+Both benchmarks read these files (bench/render.rs natively, bench/bench.py in wasm), so
 they measure the same work. Each deployment has placeholders of its own
 (`${$.models[<i>].slug}`, ...) that select its own parameters: rendering N deployments
 parses and evaluates 3·N JSONPaths and validates N deployments, so the work really scales
 with N. docs/operation.md puts no cap on `model_deployments`, and 100 deployments hold 305 (3·N + 5)
 placeholders, under the component's 1,000; the outputs render without any diagnostic
-(checked by benches/render.rs and scripts/bench.py before they time anything).
+(checked by bench/render.rs and bench/bench.py before they time anything).
 
 Standard library only; deterministic, so rerunning it leaves the committed files unchanged:
 
-    python3 scripts/gen_bench_fixtures.py          # writes fixtures/bench/
-    python3 scripts/gen_bench_fixtures.py --check  # exit 1 when the files are stale
+    python3 bench/gen_fixtures.py          # writes bench/fixtures/
+    python3 bench/gen_fixtures.py --check  # exit 1 when the files are stale
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
-OUT = FIXTURES / "bench"
+OUT = REPO / "bench" / "fixtures"
 SIZES = (50, 100)
 # Real GPU slugs and Hugging Face models, cycled so that the deployments differ.
 GPUS = ("gpu-h100x1-80gb", "gpu-h100x8-640gb", "gpu-l40sx1-48gb", "gpu-mi300x1-192gb")
@@ -79,12 +79,12 @@ def outputs() -> dict[Path, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when fixtures/bench/ is stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 when bench/fixtures/ is stale")
     args = parser.parse_args()
     stale = [path for path, text in outputs().items() if not path.exists() or path.read_text() != text]
     if args.check:
         for path in stale:
-            print(f"stale: {path.relative_to(REPO)} (run scripts/gen_bench_fixtures.py)", file=sys.stderr)
+            print(f"stale: {path.relative_to(REPO)} (run bench/gen_fixtures.py)", file=sys.stderr)
         return 1 if stale else 0
     OUT.mkdir(parents=True, exist_ok=True)
     for path, text in outputs().items():

@@ -2,7 +2,7 @@
 validate (native and in wasm), the cold path, the per-call overhead of a request, peak memory.
 
 Run it as `scripts/bench`, which first builds the release component, a copy with names (for
-twiggy) and benches/size-floor, and runs the native criterion benchmark (benches/render.rs);
+twiggy) and bench/size-floor, and runs the native criterion benchmark (bench/render.rs);
 this script reads what those left behind and measures the rest in one run. It prints the report as
 Markdown and writes it to target/bench/report.md; the last line names the budgets that failed.
 Exit status 0 when it ran (whatever failed), 2 when it could not run.
@@ -63,12 +63,14 @@ from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker
 
 REPO = Path(__file__).resolve().parent.parent
-WASM = REPO / "target/wasm32-wasip2/release/do_dedicated_inference_task.wasm"
+# The artifact every tool runs (scripts/build); the plain release build is what twiggy reads.
+WASM = REPO / "target/component/do_dedicated_inference_task.wasm"
+PLAIN_WASM = REPO / "target/wasm32-wasip2/release/do_dedicated_inference_task.wasm"
 # The same component built with `strip = "debuginfo"` (by scripts/bench): names for twiggy only.
 SYMBOLS_WASM = REPO / "target/bench-symbols/wasm32-wasip2/release/do_dedicated_inference_task.wasm"
-# benches/size-floor: the same WIT world, dependencies and profile doing only the platform
+# bench/size-floor: the same WIT world, dependencies and profile doing only the platform
 # work of a call (built by scripts/bench): what bounds how small the component can get.
-SIZE_FLOOR_WASM = REPO / "benches/size-floor/target/wasm32-wasip2/release/size_floor.wasm"
+SIZE_FLOOR_WASM = REPO / "bench/size-floor/target/wasm32-wasip2/release/size_floor.wasm"
 TWIGGY = REPO / ".tools/bin/twiggy"
 WASM_TOOLS = REPO / ".tools/bin/wasm-tools"
 CRITERION = REPO / "target/criterion/render"
@@ -131,21 +133,21 @@ QUICK = Sizes(
     throughput_calls=16,
 )
 
-# The benchmark cases: (criterion id, label, definition, parameters). fixtures/bench/ is
-# made by scripts/gen_bench_fixtures.py; benches/render.rs renders the same files.
+# The benchmark cases: (criterion id, label, definition, parameters). bench/fixtures/ is
+# made by bench/gen_fixtures.py; bench/render.rs renders the same files.
 CASES = (
     ("fixture", "fixture", FIXTURES / "definition.json", FIXTURES / "parameters.json"),
     (
         "deployments-50",
         "50 deployments",
-        FIXTURES / "bench/definition-50.json",
-        FIXTURES / "bench/parameters-50.json",
+        REPO / "bench/fixtures/definition-50.json",
+        REPO / "bench/fixtures/parameters-50.json",
     ),
     (
         "deployments-100",
         "100 deployments",
-        FIXTURES / "bench/definition-100.json",
-        FIXTURES / "bench/parameters-100.json",
+        REPO / "bench/fixtures/definition-100.json",
+        REPO / "bench/fixtures/parameters-100.json",
     ),
 )
 
@@ -266,7 +268,7 @@ def load_cases() -> list[Case]:
     cases = []
     for case_id, label, definition, parameters in CASES:
         if not definition.exists() or not parameters.exists():
-            raise SystemExit(f"bench: {definition.relative_to(REPO)} is missing: run scripts/gen_bench_fixtures.py")
+            raise SystemExit(f"bench: {definition.relative_to(REPO)} is missing: run bench/gen_fixtures.py")
         cases.append(Case(case_id, label, definition.read_text(), parameters.read_text()))
     return cases
 
@@ -367,11 +369,11 @@ def measure_size(report: Report, quick: bool) -> None:
     )
     if SIZE_FLOOR_WASM.exists():
         floor = SIZE_FLOOR_WASM.stat().st_size
-        report.add("size floor (benches/size-floor: the platform work of a call, no product logic)", f"{floor:,} B")
+        report.add("size floor (bench/size-floor: the platform work of a call, no product logic)", f"{floor:,} B")
         report.add("component above the floor (the product's own code and data)", f"{len(binary) - floor:,} B")
     else:
-        why = "missing: run scripts/bench (it builds benches/size-floor)"
-        report.skip("size floor (benches/size-floor: the platform work of a call, no product logic)", why=why)
+        why = "missing: run scripts/bench (it builds bench/size-floor)"
+        report.skip("size floor (bench/size-floor: the platform work of a call, no product logic)", why=why)
         report.skip("component above the floor (the product's own code and data)", why=why)
     modules = core_modules(binary)
     lines = ["What the stripped release component is made of (section sizes, from its binary):", ""]
@@ -474,7 +476,7 @@ def extract_core_module(component: Path, directory: Path) -> tuple[Path | None, 
         return None, ""
     core = directory / "module.wasm"
     core.write_bytes(embedded[0])
-    return core, "the component's sections, read by scripts/bench.py"
+    return core, "the component's sections, read by bench/bench.py"
 
 
 # A path's crate: an identifier, with the `[<hash>]` rustc's v0 names may add, before `::`.
@@ -1058,7 +1060,7 @@ def search_memory(report: Report, cases: list[Case], api: StandInProcess) -> Non
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="scripts/bench.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="bench/bench.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few iterations, no criterion or twiggy (smoke test)")
     parser.add_argument(
         "--report",
