@@ -121,7 +121,9 @@ def test_exactly_once_under_load(task_host, standin):
         host_peak_rss_before_load_mib=round(rss_before_kib / 1024, 1),
         outcomes_by_fault={k: dict(v) for k, v in by_fault.items()},
     )
-    report("load", json.dumps(LOAD_REPORT, indent=2))
+    rows = [f"| {key.replace('_', ' ')} | {json.dumps(value) if isinstance(value, dict) else value} |"
+            for key, value in LOAD_REPORT.items()]
+    report("load", "| figure | value |\n|---|---|\n" + "\n".join(rows))
 
     assert (traps, hangs, duplicates, missing, leaks) == (0, 0, 0, 0, 0), LOAD_REPORT
     assert LOAD_REPORT["posts_received"] == LOAD_REPORT["calls_that_reach_the_server"]

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Writes the README's generated parts from the code they describe, so that they cannot drift:
+
+- `<!-- snippet LANG: PATH -->`: the region of PATH between its `snippet:start` and
+  `snippet:end` comment lines, as a LANG code block (the embedding code the hosts run);
+- `<!-- host differences -->`: the table of tests/conformance/test_host_differences.py's rows.
+
+Each generated part runs to the next `<!-- end -->` line.
+
+    python3 tools/readme.py           # rewrites README.md
+    python3 tools/readme.py --check   # exit 1 when README.md is stale (tests/e2e/test_readme.py)
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+PART = re.compile(r"^(<!-- (snippet (\w+): (\S+)|host differences) -->\n)(.*?)(^<!-- end -->$)", re.M | re.S)
+
+
+def snippet(language: str, path: str) -> str:
+    text = (REPO / path).read_text()
+    match = re.search(r"^[^\n]*snippet:start[^\n]*\n(.*?)^[^\n]*snippet:end", text, re.M | re.S)
+    if match is None:
+        raise SystemExit(f"readme: {path} has no snippet:start / snippet:end region")
+    lines = match.group(1).rstrip("\n").splitlines()
+    indent = min((len(line) - len(line.lstrip()) for line in lines if line.strip()), default=0)
+    body = "\n".join(line[indent:] for line in lines)
+    return f"```{language}\n{body}\n```\n"
+
+
+def host_differences() -> str:
+    sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "conformance"), str(REPO / "standin")]
+    from test_host_differences import DIFFERENCES
+
+    hosts = ["python", "rust", "node"]
+    lines = ["| answer | why | " + " | ".join(f"{h}: test-request / execute" for h in hosts) + " |",
+             "|---|---|" + "---|" * len(hosts)]
+    for name, (why, expected) in DIFFERENCES.items():
+        cells = " | ".join(" / ".join(expected[h]) for h in hosts)
+        lines.append(f"| {name} | {why} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def generated(text: str) -> str:
+    def fill(match: re.Match[str]) -> str:
+        content = host_differences() if match.group(2) == "host differences" else snippet(match.group(3), match.group(4))
+        return match.group(1) + content + match.group(6)
+
+    return PART.sub(fill, text)
+
+
+def main(argv: list[str]) -> int:
+    text = README.read_text()
+    fresh = generated(text)
+    if "--check" in argv:
+        if fresh != text:
+            print("readme: README.md is stale: run python3 tools/readme.py", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(fresh)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

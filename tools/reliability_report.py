@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Assembles docs/reliability.md from the reports the last runs wrote to target/reliability/:
+the test suite's (scripts/test: fault matrix, adversarial suite, limits, load, secret scan,
+retried steps) and the fuzzers' (scripts/fuzz). scripts/test runs it after a full, green run;
+a report that is missing is said so, not left out silently.
+
+    python3 tools/reliability_report.py
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+REPORTS = REPO / "target" / "reliability"
+OUT = REPO / "docs" / "reliability.md"
+
+#: (report, title, what it shows and the command that reproduces it)
+SECTIONS = [
+    ("fault-matrix", "Fault matrix, in every host",
+     "Every fault of the stand-in and the network, through test-request and execute, in each host: the "
+     "outcome or failure kind, whether it is retryable, the retry hint, and the time (connect and read "
+     "timeouts 1 s). The timeout rows must read the same in every host. `scripts/test -k fault_matrix`."),
+    ("adversarial", "Adversarial suite, in every host",
+     "A hostile server on a raw socket and hostile inputs: each attack asserts no trap, one POST, no "
+     "secret in any output, the call within its deadline plus 1 s, and nothing retryable once a 2xx "
+     "reached the component. `scripts/test -k adversarial`."),
+    ("hostile-inputs", "Hostile inputs and the Limits table, under a 64 MiB memory cap",
+     "Each refused with the path shown, without a trap, on an instance whose linear memory is capped. "
+     "`scripts/test -k limits`."),
+    ("retries", "Retried steps never create twice",
+     "An engine-like driver applies the retry policy over execute, with faults at every point of an "
+     "exchange, over random schedules: what each failure said about the create, and how each step "
+     "ended. `cargo test --test retries` (`RETRY_SCHEDULES=<n>` for more)."),
+    ("load", "Exactly once, under load",
+     "2,000 execute calls, 32 at a time, each on a fresh instance, with faults mixed in: POSTs received "
+     "per call, hangs, traps and leaks. `scripts/test -k load`."),
+    ("secret-scan", "Secret scan",
+     "Every result the suite checked, per host, searched for every secret of its call in every view "
+     "(tests/kit/oracle.py); each case already fails on a leak of its own."),
+    ("fuzz", "Fuzzing",
+     "The cargo-fuzz targets (fuzz/), each for a bounded time. `scripts/fuzz [SECONDS]`."),
+]
+
+
+def main() -> int:
+    today = datetime.date.today().isoformat()
+    lines = [
+        "# Reliability figures",
+        "",
+        f"Assembled on {today} by `tools/reliability_report.py` from target/reliability/, which the last "
+        "full `scripts/test` (and `scripts/fuzz`) wrote. Every figure comes from the command named with it.",
+    ]
+    for name, title, what in SECTIONS:
+        lines += ["", f"## {title}", "", what, ""]
+        for suffix in (".md", ".json"):
+            path = REPORTS / f"{name}{suffix}"
+            if path.exists():
+                text = path.read_text().rstrip()
+                lines.append(f"```json\n{json.dumps(json.loads(text), indent=2)}\n```" if suffix == ".json" else text)
+                break
+        else:
+            lines.append(f"(no report: run the command above; target/reliability/{name}.md is missing)")
+    OUT.write_text("\n".join(lines) + "\n")
+    print(f"(written to {OUT.relative_to(REPO)})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
