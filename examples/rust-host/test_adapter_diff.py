@@ -6,8 +6,8 @@ stand-in's rate-limit counters, the tokens it issues).
     .venv/bin/python -m pytest examples/rust-host -q
 
 Builds the host first with examples/rust-host/build.sh (seconds when it is built; a fresh
-build takes minutes). Every reply pair goes to target/rust-host/adapter-diff.json, traps with
-both hosts' messages, which are not compared (each host words them its own way).
+build takes minutes). Every reply pair goes to target/rust-host/adapter-diff.json. Traps are
+compared too: both hosts report wasmtime's error the same way (`{:?}`, as its C API does).
 """
 
 from __future__ import annotations
@@ -271,6 +271,7 @@ def test_memory_cap_below_the_initial_memory_traps_at_instantiation(adapters, ap
         "id": 10, "call": "render", "options": {"memory-limit-bytes": 64 * 1024},
         "input": make_input(side, api.url, name="tiny")})
     assert set(replies["py"]) == set(replies["rs"]) == {"id", "trap"}
+    assert_same(replies)
 
 
 def test_memory_cap_reached_during_the_call_traps(adapters, api):
@@ -280,6 +281,8 @@ def test_memory_cap_reached_during_the_call_traps(adapters, api):
         "id": 11, "call": "render", "options": {"memory-limit-bytes": 2 * MIB},
         "input": make_input(side, api.url, name="big", parameters=dict(parameters, name=f"diff-{side}-big"))})
     assert set(replies["py"]) == set(replies["rs"]) == {"id", "trap"}
+    assert "unreachable" in replies["rs"]["trap"]
+    assert_same(replies)
 
 
 def test_no_cap_after_a_capped_call(adapters, api):
