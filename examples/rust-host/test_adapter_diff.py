@@ -16,9 +16,12 @@ import copy
 import json
 import re
 import select
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -245,6 +248,64 @@ def test_connection_refused(adapters, call):
     url = f"http://127.0.0.1:{closed_port()}"
     replies = both(adapters, f"{call} connection refused", lambda side: {
         "id": 7, "call": call, "input": make_input(side, url, name="refused")})
+    if call == "execute":
+        assert replies["rs"]["ok"]["err"]["kind"] == "connection"
+    assert_same(replies)
+
+
+@pytest.mark.parametrize("call", ["test-request", "execute"])
+def test_header_the_host_forbids(adapters, api, call):
+    # The component lets Proxy-Authorization through; wasmtime-wasi-http's default hooks refuse
+    # it (DEFAULT_FORBIDDEN_HEADERS): `invalid` / `invalid-request`, nothing sent.
+    replies = both(adapters, f"{call} Proxy-Authorization", lambda side: {
+        "id": 13, "call": call,
+        "input": make_input(side, api.url, name="proxy", headers={"Proxy-Authorization": "Basic eA=="})})
+    if call == "test-request":
+        assert replies["rs"]["ok"]["outcome"] == "invalid"
+    assert_same(replies)
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory) -> Iterator[str]:
+    """https://127.0.0.1:<port> with a self-signed certificate that no client trusts."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make the test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+         "-days", "1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                try:
+                    context.wrap_socket(connection, server_side=True).close()
+                except (ssl.SSLError, OSError):
+                    pass  # the client refused the certificate, as it should
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    listener.close()
+
+
+@pytest.mark.parametrize("call", ["test-request", "execute"])
+def test_untrusted_certificate(adapters, tls_server, call):
+    replies = both(adapters, f"{call} TLS, untrusted certificate", lambda side: {
+        "id": 14, "call": call, "input": make_input(side, tls_server, name="tls")})
     if call == "execute":
         assert replies["rs"]["ok"]["err"]["kind"] == "connection"
     assert_same(replies)
