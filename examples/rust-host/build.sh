@@ -16,7 +16,7 @@ repo=$(cd "$here/../.." && pwd)
 
 if ! rustup run "$TOOLCHAIN" rustc --version >/dev/null 2>&1; then
     echo "rust-host: installing Rust $TOOLCHAIN (rustup, minimal profile)" >&2
-    rustup toolchain install "$TOOLCHAIN" --profile minimal >&2
+    rustup toolchain install "$TOOLCHAIN" --profile minimal --no-self-update >&2
 fi
 if [[ ${RUST_HOST_LINT:-0} == 1 ]]; then
     for component in clippy rustfmt; do
