@@ -1,0 +1,80 @@
+//! The embedding an engine integrator writes to run the HTTP Task component: wasmtime 50 with
+//! wasmtime-wasi-http, the component compiled once and pre-instantiated, and a fresh `Store`
+//! (and so a fresh instance) for every step, as a workflow engine runs each step.
+//!
+//! The region between `snippet:start` and `snippet:end` is what the README shows under
+//! "Embedding it"; a test checks that the two are identical.
+//!
+//! [`json`] turns the WIT values into the JSON of the conformance kit (docs/conformance.md).
+
+pub mod json;
+
+// snippet:start
+use std::path::Path;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Result, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+wasmtime::component::bindgen!({ path: "../../wit", world: "http-task" }); // wit/world.wit
+pub use workflow::http_task::types::*; // TaskInput, TestResult, StepFailure, ...
+
+/// What one step's `Store` holds: WASI, wasi:http, their resources and the memory cap.
+pub struct StepState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for StepState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+impl WasiHttpView for StepState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: Default::default() }
+    }
+}
+
+/// The component compiled once and pre-instantiated (imports resolved): build it at start-up
+/// and share it between steps and threads.
+pub struct TaskRunner {
+    engine: Engine,
+    pre: HttpTaskPre<StepState>,
+}
+
+impl TaskRunner {
+    pub fn new(wasm_path: &Path) -> Result<Self> {
+        let engine = Engine::default();
+        let component = Component::from_file(&engine, wasm_path)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
+        let pre = HttpTaskPre::new(linker.instantiate_pre(&component)?)?;
+        Ok(Self { engine, pre })
+    }
+
+    /// A fresh Store and instance for one step, its linear memory capped at `max_bytes` (a
+    /// guest that needs more sees its allocation fail, and traps).
+    pub fn instantiate(&self, max_bytes: Option<usize>) -> Result<(Store<StepState>, HttpTask)> {
+        let limits = StoreLimitsBuilder::new().memory_size(max_bytes.unwrap_or(usize::MAX)).build();
+        let wasi = WasiCtx::builder().inherit_stderr().build(); // no files, env or arguments
+        let state =
+            StepState { wasi, http: WasiHttpCtx::new(), table: ResourceTable::new(), limits };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        let task = self.pre.instantiate(&mut store)?;
+        Ok((store, task))
+    }
+
+    /// One step of a workflow. The outer `Err` is a trap: the engine gets no result. Inner Ok is
+    /// the step output (JSON, unmasked: it holds the token the API returns once); on inner Err,
+    /// retry only if `failure.retryable`, and not before `failure.retry_after_ms`.
+    pub fn execute(&self, input: &TaskInput) -> Result<Result<String, StepFailure>> {
+        let (mut store, task) = self.instantiate(None)?;
+        task.workflow_http_task_task().call_execute(&mut store, input)
+    }
+}
+// snippet:end
