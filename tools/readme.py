@@ -3,7 +3,8 @@
 
 - `<!-- snippet LANG: PATH -->`: the region of PATH between its `snippet:start` and
   `snippet:end` comment lines, as a LANG code block (the embedding code the hosts run);
-- `<!-- host differences -->`: the table of tests/conformance/test_host_differences.py's rows.
+- `<!-- host differences -->`: the table of tests/kit/differences.py's rows (each asserted in
+  every host by tests/conformance/test_host_differences.py).
 
 Each generated part runs to the next `<!-- end -->` line.
 
@@ -24,7 +25,7 @@ PART = re.compile(r"^(<!-- (snippet (\w+): (\S+)|host differences) -->\n)(.*?)(^
 
 def snippet(language: str, path: str) -> str:
     text = (REPO / path).read_text()
-    match = re.search(r"^[^\n]*snippet:start[^\n]*\n(.*?)^[^\n]*snippet:end", text, re.M | re.S)
+    match = re.search(r"^\s*(?://|#)\s*snippet:start\s*\n(.*?)^\s*(?://|#)\s*snippet:end\s*$", text, re.M | re.S)
     if match is None:
         raise SystemExit(f"readme: {path} has no snippet:start / snippet:end region")
     lines = match.group(1).rstrip("\n").splitlines()
@@ -34,8 +35,8 @@ def snippet(language: str, path: str) -> str:
 
 
 def host_differences() -> str:
-    sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "conformance"), str(REPO / "standin")]
-    from test_host_differences import DIFFERENCES
+    sys.path.insert(0, str(REPO / "tests"))
+    from kit.differences import DIFFERENCES
 
     hosts = ["python", "rust", "node"]
     lines = ["| answer | why | " + " | ".join(f"{h}: test-request / execute" for h in hosts) + " |",

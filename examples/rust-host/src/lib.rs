@@ -2,14 +2,13 @@
 //! wasmtime-wasi-http, the component compiled once and pre-instantiated, and a fresh `Store`
 //! (and so a fresh instance) for every step, as a workflow engine runs each step.
 //!
-//! The region between `snippet:start` and `snippet:end` is what the README shows under
-//! "Embedding it"; a test checks that the two are identical.
+//! The region between the snippet markers is what the README shows under "Embedding it"
+//! (tools/readme.py writes it there; tests/e2e/test_readme.py checks that they are the same).
 //!
 //! [`json`] turns the WIT values into the JSON of the conformance kit (docs/conformance.md).
 
 pub mod json;
 
-// snippet:start
 use std::path::Path;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Result, Store, StoreLimits, StoreLimitsBuilder};
@@ -38,6 +37,7 @@ impl WasiHttpView for StepState {
     }
 }
 
+// snippet:start
 /// The component compiled once and pre-instantiated (imports resolved): build it at start-up
 /// and share it between steps and threads.
 pub struct TaskRunner {
