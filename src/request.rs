@@ -78,6 +78,10 @@ const TRANSPORT_HEADERS: &[&str] = &[
     "upgrade",
 ];
 
+/// Headers whose value is a credential (`<scheme> <credentials>`, RFC 9110): what a definition
+/// writes there is a secret.
+const CREDENTIAL_HEADERS: [HeaderName; 2] = [header::AUTHORIZATION, header::PROXY_AUTHORIZATION];
+
 /// Input bounds: a real definition is a few KB with a dozen placeholders; these keep a
 /// hostile or runaway input to bounded time and memory (a 64 MiB guest handles the worst of
 /// each at once), with a clear diagnostic.
@@ -499,7 +503,7 @@ fn render_headers(
             diagnostics,
         );
         if let Some(text) = &rendered
-            && header_name == header::AUTHORIZATION
+            && CREDENTIAL_HEADERS.contains(&header_name)
         {
             // Even when the value is refused below: it is a credential all the same.
             register_credential(text, &path, secrets, diagnostics);
@@ -614,9 +618,9 @@ fn header_value(value: &str, path: &str, diagnostics: &mut Diagnostics) -> Optio
     }
 }
 
-/// An `Authorization` value the definition wrote itself carries a credential: everything
-/// after the scheme is secret, and so is each of its words alone (`Bearer <token> x` sends
-/// `<token>`, which an echo may quote without the rest).
+/// An `Authorization` (or `Proxy-Authorization`) value the definition wrote itself carries a
+/// credential: everything after the scheme is secret, and so is each of its words alone
+/// (`Bearer <token> x` sends `<token>`, which an echo may quote without the rest).
 fn register_credential(
     value: &str,
     path: &str,
@@ -912,6 +916,11 @@ mod tests {
         );
         assert_eq!(secrets.mask_str("x9"), "••••••••");
         assert_eq!(secrets.mask_str("Bearer dop_v1_part x9"), "Bearer ••••••••");
+        // The same for a proxy's credential (found by the Rust host's comparison).
+        let (mut d, p) = fixture();
+        d["httpRequest"]["headers"] = json!({"Proxy-Authorization": "Basic cHJveHk6c2VjcmV0"});
+        let (_, _, secrets) = render(&d, &p);
+        assert_eq!(secrets.mask_str("Basic cHJveHk6c2VjcmV0"), "Basic ••••••••");
     }
 
     #[test]
