@@ -1202,27 +1202,40 @@ def measure_other_hosts(report: Report, api: StandInProcess, quick: bool) -> Non
     node = run_json(["node", "hosts/node/bench.mjs", str(WASM), api.url, "--pairs", pairs]
                     + (["--quick"] if quick else []), 600)
     rust_binary = Path(OWN_HOSTS["rust"][0])
-    rust = run_json([str(rust_binary), "bench", str(WASM), api.url, "--pairs", pairs], 600) if rust_binary.exists() else None
+    rust = run_json([str(rust_binary), "bench", str(WASM), api.url, pairs], 600) if rust_binary.exists() else None
     for name, figures in (("jco/Node", node), ("Rust wasmtime", rust)):
         if figures is None:
             report.skip(f"{name}: execute/direct, new connections (ratio of p50s)",
                         why="not measured: the host is not built, or its benchmark failed")
             continue
-        for label, path, unit in HOST_FIGURES:
+        for label, path, unit in HOST_FIGURES[name]:
             value = dig(figures, path)
             if isinstance(value, (int, float)):
-                report.add(f"{name}: {label}", f"{value:,.2f} ms" if unit == "ms" else f"{value:.2f}×")
+                if unit == "us":
+                    value, unit = value / 1000, "ms"
+                report.add(f"{name}: {label}", f"{value:,.3f} ms" if unit == "ms" else f"{value:.2f}×")
 
 
-#: What both hosts' benchmark programs report, where in their JSON.
-HOST_FIGURES = [
-    ("instantiate, p50", "instantiateMs.p50", "ms"),
-    ("execute, fresh instance, p50", "calls.executeMs.p50", "ms"),
-    ("test-request, fresh instance, p50", "calls.testRequestMs.p50", "ms"),
-    ("direct POST from the same language, new connection, p50", "calls.directNewConnectionMs.p50", "ms"),
-    ("execute/direct, new connections (ratio of p50s)", "ratios.executeVsDirectNewConnection.p50", "×"),
-    ("test-request/direct, new connections (ratio of p50s)", "ratios.testRequestVsDirectNewConnection.p50", "×"),
-]
+#: Where each host's benchmark program (hosts/node/bench.mjs, examples/rust-host's `bench`)
+#: reports the same figures in its JSON, and in which unit.
+HOST_FIGURES = {
+    "jco/Node": [
+        ("instantiate, p50", "instantiateMs.p50", "ms"),
+        ("execute, fresh instance, p50", "calls.executeMs.p50", "ms"),
+        ("test-request, fresh instance, p50", "calls.testRequestMs.p50", "ms"),
+        ("direct POST from the same language, new connection, p50", "calls.directNewConnectionMs.p50", "ms"),
+        ("execute/direct, new connections (ratio of p50s)", "ratios.executeVsDirectNewConnection.p50", "×"),
+        ("test-request/direct, new connections (ratio of p50s)", "ratios.testRequestVsDirectNewConnection.p50", "×"),
+    ],
+    "Rust wasmtime": [
+        ("instantiate, p50", "instantiate-us.p50", "us"),
+        ("execute, fresh instance, p50", "execute-ms.p50", "ms"),
+        ("test-request, fresh instance, p50", "test-request-ms.p50", "ms"),
+        ("direct POST from the same language, new connection, p50", "direct-post-paired-with-execute-ms.p50", "ms"),
+        ("execute/direct, new connections (ratio of p50s)", "ratios.execute/direct p50", "×"),
+        ("test-request/direct, new connections (ratio of p50s)", "ratios.test-request/direct p50", "×"),
+    ],
+}
 
 
 def dig(figures: dict[str, Any], path: str) -> Any:
