@@ -254,8 +254,8 @@ const fn with_note(mut f: BodyField, note: Note) -> BodyField {
 
 use FieldType::{ArrayOfObjects, Boolean, Integer, Object, OpenObject, String as Text};
 
-/// `POST /v2/dedicated-inferences`, from DigitalOcean's API reference (see README for the
-/// choices where the reference is silent).
+/// `POST /v2/dedicated-inferences`, from DigitalOcean's API reference (README, "Choices where the
+/// spec is silent", for what the reference leaves open).
 pub static CREATE_DEDICATED_INFERENCE: Operation = Operation {
     method: http::Method::POST,
     server: "https://api.digitalocean.com",

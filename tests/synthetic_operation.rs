@@ -9,7 +9,7 @@ use do_dedicated_inference_task::operation::{
 use do_dedicated_inference_task::outcome::{FailureKind, Outcome};
 use do_dedicated_inference_task::request::TaskInput;
 use do_dedicated_inference_task::task;
-use do_dedicated_inference_task::testkit::{ScriptedTransport, answer, api_error, now};
+use do_dedicated_inference_task::testkit::{ScriptedTransport, answer, api_error, input_for, now};
 use serde_json::{Value, json};
 
 const fn field(path: &'static str, field_type: FieldType, required: bool, note: Note) -> BodyField {
@@ -97,13 +97,9 @@ static UPDATE_WIDGET: Operation = Operation {
 };
 
 fn input(edit: impl FnOnce(&mut Value, &mut Value)) -> TaskInput {
-    let mut definition: Value = serde_json::from_str(UPDATE_WIDGET.default_definition).unwrap();
-    let mut parameters: Value = serde_json::from_str(UPDATE_WIDGET.example_parameters).unwrap();
-    edit(&mut definition, &mut parameters);
     TaskInput {
-        definition: definition.to_string(),
-        parameters: parameters.to_string(),
         secrets: vec![("key".into(), "key-0123456789".into())],
+        ..input_for(&UPDATE_WIDGET, edit)
     }
 }
 

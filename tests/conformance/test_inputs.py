@@ -1,6 +1,5 @@
 """Bad input of every kind gets an `invalid` result with the field path, never a trap, and is
-never sent; `describe` and `render` give the editor what it needs; the component's size and
-imports are what the README says."""
+never sent; `describe` and `render` give the editor what it needs."""
 
 import json
 

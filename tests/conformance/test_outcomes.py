@@ -1,4 +1,4 @@
-"""Every row of the outcome table (README, Outcomes), through both test-request and execute, in
+"""Every row of the outcome table (README, "What the calls return"), through both test-request and execute, in
 each host, against the stand-in (or a port nobody listens on)."""
 
 import json

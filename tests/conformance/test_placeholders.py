@@ -1,4 +1,4 @@
-"""Each placeholder rule (README, Placeholders), checked on what the stand-in actually received, in
+"""Each placeholder rule (docs/definition.md, "Placeholders"), checked on what the stand-in actually received, in
 each host."""
 
 import json

@@ -1,8 +1,8 @@
 """Where the project's hosts differ: every host keeps every promise, but their HTTP layers read
 some malformed answers differently (wasmtime's hyper accepts what Node's llhttp refuses and the
 other way round), and wasmtime hands the component one body frame per read. The rows are
-asserted in every host by tests/conformance/test_host_differences.py and make the README's
-table (tools/readme.py): data only, so that the tool needs no test runner."""
+asserted in every host by tests/conformance/test_host_differences.py and make the
+README's table (tools/readme.py): data only, so that the tool needs no test runner."""
 
 from __future__ import annotations
 

@@ -6,7 +6,19 @@ use serde_json::Value;
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
 
-wit_bindgen::generate!({ path: "../../wit", world: "http-task" });
+// The product's bindings, exactly: its WASI imports are the `wasip2` crate's types.
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "http-task",
+    with: {
+        "wasi:http/types@0.2.12": wasip2::http::types,
+        "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
+        "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+        "wasi:io/poll@0.2.12": wasip2::io::poll,
+        "wasi:io/streams@0.2.12": wasip2::io::streams,
+        "wasi:io/error@0.2.12": wasip2::io::error,
+    },
+});
 
 use exports::workflow::http_task::task::Guest;
 use workflow::http_task::types as wit;

@@ -7,7 +7,7 @@
 import { formatPath, getAt, isObject, parsePath, setAt } from './paths.js';
 import { clear, h, richText } from './dom.js';
 
-/** The HTTP task definition's own settings (the README's table); headers and body come from describe(). */
+/** The HTTP task definition's own settings (docs/definition.md, "Fields"); headers and body come from describe(). */
 function envelopeFields(info) {
   return [
     { path: 'type', typeName: 'string', required: false, allowedValues: ['Http'], description: 'The task type; anything but `Http` is warned about.' },
