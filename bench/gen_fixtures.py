@@ -5,9 +5,9 @@ and parameters-<N>.json, the fixture with N model deployments instead of one.
 Both benchmarks read these files (bench/render.rs natively, bench/bench.py in wasm), so
 they measure the same work. Each deployment has placeholders of its own
 (`${$.models[<i>].slug}`, ...) that select its own parameters: rendering N deployments
-parses and evaluates 3·N JSONPaths and validates N deployments, so the work really scales
-with N. docs/operation.md puts no cap on `model_deployments`, and 100 deployments hold 305 (3·N + 5)
-placeholders, under the component's 1,000; the outputs render without any diagnostic
+parses and evaluates 4·N JSONPaths and validates N deployments, so the work really scales
+with N. docs/operation.md puts no cap on `model_deployments`, and 100 deployments hold 405
+(4·N + 5) placeholders, under the component's 1,000; the outputs render without any diagnostic
 (checked by bench/render.rs and bench/bench.py before they time anything).
 
 Standard library only; deterministic, so rerunning it leaves the committed files unchanged:
@@ -56,6 +56,7 @@ def generate(deployments: int) -> tuple[dict[str, Any], dict[str, Any]]:
     for i in range(deployments):
         entry = copy.deepcopy(template)
         entry["model_slug"] = f"${{$.models[{i}].slug}}"
+        entry["provider_model_id"] = f"${{$.models[{i}].slug}}"
         accelerator = entry["accelerators"][0]
         accelerator["scale"] = f"${{$.models[{i}].scale}}"
         accelerator["accelerator_slug"] = f"${{$.models[{i}].gpu}}"

@@ -19,6 +19,7 @@ MUST_HAVE = [
     "execute/direct, warm instance (ratio of p50s)",
     "masking in wasm (test-request, 4 MiB 202): a 4,000-char token of a's in a's",
     "jco/Node: execute, fresh instance, p50",
+    "Rust wasmtime: execute, fresh instance, p50",
     "peak linear memory: execute, 8 MiB response",
 ]
 ROW = re.compile(r"^\| (.+?) \| (.+?) \| (.+?) \| (PASS|FAIL|—) \|$")
@@ -53,3 +54,9 @@ def test_bench_quick_reports_its_figures(tmp_path):
         assert NUMBER.match(value), f"{figure}: {value!r} is not a number"
         assert (budget == "—") == (result == "—"), f"{figure}: a budget needs a verdict"
     assert done.stdout.rstrip().splitlines()[-1].startswith("Budgets failed: ")
+
+
+def test_the_benchmark_fixtures_are_what_their_generator_writes():
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "gen_fixtures.py"), "--check"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

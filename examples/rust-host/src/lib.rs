@@ -8,6 +8,7 @@
 //! [`json`] turns the WIT values into the JSON of the conformance kit (docs/conformance.md).
 
 pub mod json;
+pub mod read_ahead;
 
 use std::path::Path;
 use wasmtime::component::{Component, Linker, ResourceTable};
@@ -15,13 +16,17 @@ use wasmtime::{Engine, Result, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use read_ahead::ReadAhead;
+
 wasmtime::component::bindgen!({ path: "../../wit", world: "http-task" }); // wit/world.wit
 pub use workflow::http_task::types::*; // TaskInput, TestResult, StepFailure, ...
 
-/// What one step's `Store` holds: WASI, wasi:http, their resources and the memory cap.
+/// What one step's `Store` holds: WASI, wasi:http (its hooks read response bodies ahead of
+/// the guest: src/read_ahead.rs), their resources and the memory cap.
 pub struct StepState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
+    hooks: ReadAhead,
     table: ResourceTable,
     limits: StoreLimits,
 }
@@ -33,7 +38,7 @@ impl WasiView for StepState {
 }
 impl WasiHttpView for StepState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: Default::default() }
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
     }
 }
 
@@ -61,8 +66,8 @@ impl TaskRunner {
     pub fn instantiate(&self, max_bytes: Option<usize>) -> Result<(Store<StepState>, HttpTask)> {
         let limits = StoreLimitsBuilder::new().memory_size(max_bytes.unwrap_or(usize::MAX)).build();
         let wasi = WasiCtx::builder().inherit_stderr().build(); // no files, env or arguments
-        let state =
-            StepState { wasi, http: WasiHttpCtx::new(), table: ResourceTable::new(), limits };
+        let (http, hooks, table) = (WasiHttpCtx::new(), ReadAhead, ResourceTable::new());
+        let state = StepState { wasi, http, hooks, table, limits };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
         let task = self.pre.instantiate(&mut store)?;
