@@ -30,84 +30,58 @@ pub(crate) struct Matcher {
 }
 
 impl Matcher {
-    /// An automaton for `needles` (empty needles are ignored).
+    /// An automaton for `needles` (empty needles are ignored). Built with a few flat vectors,
+    /// not a list per state: secrets are compiled on every call that masks, so building is on
+    /// the per-call path (a few hundred states for the usual two tokens in four spellings).
     pub(crate) fn new<'n>(needles: impl IntoIterator<Item = &'n [u8]>) -> Self {
-        // The trie, with children lists while it is built.
-        let mut children: Vec<Vec<(u8, u32)>> = vec![Vec::new()];
-        let mut depth = vec![0u32];
-        let mut terminal = vec![false];
-        let mut max_len = 0;
-        for needle in needles {
-            if needle.is_empty() {
-                continue;
-            }
-            max_len = max_len.max(needle.len());
-            let mut state = ROOT;
-            for &byte in needle {
-                let found = children
-                    .get(state as usize)
-                    .and_then(|c| c.iter().find(|(b, _)| *b == byte))
-                    .map(|&(_, t)| t);
-                state = match found {
-                    Some(next) => next,
-                    None => {
-                        let next = children.len() as u32;
-                        children.push(Vec::new());
-                        depth.push(depth.get(state as usize).copied().unwrap_or(0) + 1);
-                        terminal.push(false);
-                        if let Some(c) = children.get_mut(state as usize) {
-                            c.push((byte, next));
-                        }
-                        next
-                    }
-                };
-            }
-            if let Some(t) = terminal.get_mut(state as usize) {
-                *t = true;
-            }
-        }
-        for c in &mut children {
-            c.sort_unstable_by_key(|&(b, _)| b);
-        }
-        let states = children.len();
+        let trie = Trie::new(needles);
+        let states = trie.depth.len();
+        // The transitions, flattened in state order and sorted by byte within a state.
         let mut edge_start = Vec::with_capacity(states + 1);
-        let mut edge_bytes = Vec::new();
-        let mut edge_targets = Vec::new();
-        for c in &children {
+        let mut edge_bytes = Vec::with_capacity(states);
+        let mut edge_targets = Vec::with_capacity(states);
+        let mut children = Vec::new();
+        for state in 0..states {
+            children.clear();
+            children.extend(trie.children(state as u32));
+            children.sort_unstable_by_key(|&(b, _)| b);
             edge_start.push(edge_bytes.len() as u32);
-            edge_bytes.extend(c.iter().map(|&(b, _)| b));
-            edge_targets.extend(c.iter().map(|&(_, t)| t));
+            edge_bytes.extend(children.iter().map(|&(b, _)| b));
+            edge_targets.extend(children.iter().map(|&(_, t)| t));
         }
         edge_start.push(edge_bytes.len() as u32);
         let mut root = Box::new([ROOT; 256]);
-        if let Some(first) = children.first() {
-            for &(byte, target) in first {
-                if let Some(slot) = root.get_mut(usize::from(byte)) {
-                    *slot = target;
-                }
+        for (byte, target) in trie.children(ROOT) {
+            if let Some(slot) = root.get_mut(usize::from(byte)) {
+                *slot = target;
             }
         }
         let mut matcher = Matcher {
             root,
             fail: vec![ROOT; states],
-            depth,
+            depth: trie.depth,
             longest: vec![0; states],
             edge_start,
             edge_bytes,
             edge_targets,
-            max_len,
+            max_len: trie.max_len,
         };
         // Failure links and longest suffix needles, breadth first: a state's failure link is
         // shallower, so it is complete by the time the state needs it.
         let mut queue = std::collections::VecDeque::from([ROOT]);
         while let Some(state) = queue.pop_front() {
-            for (byte, target) in matcher.edges(state) {
+            for edge in matcher.edge_range(state) {
+                let (Some(&byte), Some(&target)) =
+                    (matcher.edge_bytes.get(edge), matcher.edge_targets.get(edge))
+                else {
+                    continue;
+                };
                 let fail = if state == ROOT {
                     ROOT
                 } else {
                     matcher.step(matcher.fail_of(state), byte)
                 };
-                let own = if terminal.get(target as usize) == Some(&true) {
+                let own = if trie.terminal.get(target as usize) == Some(&true) {
                     matcher.depth_of(target)
                 } else {
                     matcher.longest_of(fail)
@@ -157,13 +131,6 @@ impl Matcher {
         self.depth_of(state) as usize
     }
 
-    fn edges(&self, state: u32) -> Vec<(u8, u32)> {
-        let range = self.edge_range(state);
-        let bytes = self.edge_bytes.get(range.clone()).unwrap_or_default();
-        let targets = self.edge_targets.get(range).unwrap_or_default();
-        bytes.iter().copied().zip(targets.iter().copied()).collect()
-    }
-
     fn edge(&self, state: u32, byte: u8) -> Option<u32> {
         let range = self.edge_range(state);
         let bytes = self.edge_bytes.get(range.clone())?;
@@ -187,6 +154,83 @@ impl Matcher {
 
     fn longest_of(&self, state: u32) -> u32 {
         self.longest.get(state as usize).copied().unwrap_or(0)
+    }
+}
+
+/// The needles' trie while the automaton is built: each state's children as a linked list
+/// (first child, next sibling), so that adding a state allocates nothing of its own.
+struct Trie {
+    depth: Vec<u32>,
+    terminal: Vec<bool>,
+    first_child: Vec<u32>,
+    next_sibling: Vec<u32>,
+    byte: Vec<u8>,
+    max_len: usize,
+}
+
+/// No child, no further sibling.
+const NONE: u32 = u32::MAX;
+
+impl Trie {
+    fn new<'n>(needles: impl IntoIterator<Item = &'n [u8]>) -> Self {
+        let mut trie = Trie {
+            depth: vec![0],
+            terminal: vec![false],
+            first_child: vec![NONE],
+            next_sibling: vec![NONE],
+            byte: vec![0],
+            max_len: 0,
+        };
+        for needle in needles {
+            if needle.is_empty() {
+                continue;
+            }
+            trie.max_len = trie.max_len.max(needle.len());
+            let state = needle
+                .iter()
+                .fold(ROOT, |state, &byte| trie.child_or_new(state, byte));
+            if let Some(t) = trie.terminal.get_mut(state as usize) {
+                *t = true;
+            }
+        }
+        trie
+    }
+
+    fn child_or_new(&mut self, state: u32, byte: u8) -> u32 {
+        if let Some((_, child)) = self.children(state).find(|&(b, _)| b == byte) {
+            return child;
+        }
+        let child = self.depth.len() as u32;
+        let parent = state as usize;
+        self.depth
+            .push(self.depth.get(parent).copied().unwrap_or(0) + 1);
+        self.terminal.push(false);
+        self.first_child.push(NONE);
+        self.next_sibling
+            .push(self.first_child.get(parent).copied().unwrap_or(NONE));
+        self.byte.push(byte);
+        if let Some(first) = self.first_child.get_mut(parent) {
+            *first = child;
+        }
+        child
+    }
+
+    /// `state`'s children as (byte, child), in no particular order.
+    fn children(&self, state: u32) -> impl Iterator<Item = (u8, u32)> + '_ {
+        let first = self
+            .first_child
+            .get(state as usize)
+            .copied()
+            .unwrap_or(NONE);
+        std::iter::successors((first != NONE).then_some(first), |&child| {
+            let next = self
+                .next_sibling
+                .get(child as usize)
+                .copied()
+                .unwrap_or(NONE);
+            (next != NONE).then_some(next)
+        })
+        .map(|child| (self.byte.get(child as usize).copied().unwrap_or(0), child))
     }
 }
 

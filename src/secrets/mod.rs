@@ -125,7 +125,7 @@ impl SecretSet {
 
     fn compiled(&self) -> &Compiled {
         self.compiled.get_or_init(|| {
-            let spellings: Vec<String> = self
+            let mut spellings: Vec<String> = self
                 .values
                 .iter()
                 .flat_map(|v| {
@@ -135,6 +135,9 @@ impl SecretSet {
                     [v.clone(), lower, trimmed, trimmed_lower]
                 })
                 .collect();
+            // Most secrets are their own lower-cased, trimmed spelling: one needle for all.
+            spellings.sort_unstable();
+            spellings.dedup();
             let in_some_secret = |c: &char| spellings.iter().any(|s| s.contains(*c));
             let c = MASK_CHARACTERS
                 .iter()
