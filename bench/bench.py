@@ -1197,7 +1197,7 @@ def run_json(command: list[str], timeout: float) -> dict[str, Any] | None:
 def measure_other_hosts(report: Report, api: StandInProcess, quick: bool) -> None:
     """Each host's own figures, measured in one run by its own program against the stand-in:
     instantiate, and execute and test-request per call against a direct POST from the same
-    language (hosts/node/bench.mjs; examples/rust-host's `bench`)."""
+    language (hosts/node/bench.mjs; hosts/rust's `bench`)."""
     pairs = "30" if quick else "300"
     node = run_json(["node", "hosts/node/bench.mjs", str(WASM), api.url, "--pairs", pairs]
                     + (["--quick"] if quick else []), 600)
@@ -1216,7 +1216,7 @@ def measure_other_hosts(report: Report, api: StandInProcess, quick: bool) -> Non
                 report.add(f"{name}: {label}", f"{value:,.3f} ms" if unit == "ms" else f"{value:.2f}×")
 
 
-#: Where each host's benchmark program (hosts/node/bench.mjs, examples/rust-host's `bench`)
+#: Where each host's benchmark program (hosts/node/bench.mjs, hosts/rust's `bench`)
 #: reports the same figures in its JSON, and in which unit.
 HOST_FIGURES = {
     "jco/Node": [

@@ -2,12 +2,12 @@
 # Builds the Rust engine host (wasmtime 50 + wasmtime-wasi-http) into the repo's
 # target/rust-host/ and prints the binary's path as its last line.
 #
-#   examples/rust-host/build.sh            # the host binary
+#   hosts/rust/build.sh            # the host binary
 #
 # wasmtime 50 needs rustc >= 1.97, newer than the component's toolchain: the pinned toolchain
 # is installed through rustup when it is missing (a minimal profile; clippy and rustfmt only
 # when RUST_HOST_LINT=1 asks for them). Everything else comes from crates.io, pinned by
-# examples/rust-host/Cargo.lock (--locked).
+# hosts/rust/Cargo.lock (--locked).
 set -euo pipefail
 
 TOOLCHAIN=1.97
