@@ -209,52 +209,70 @@ impl<'r> Reply<'r> {
         }
     }
 
-    /// The step output object: `{"statusCode", "headers", "body"}`; `body` is the JSON when
-    /// the answer is JSON, else its text, and null when it is incomplete or hidden. With
-    /// `ReturnedSecret::Omit`, the one-time value is left out and `omitted` says where to get
-    /// a new one.
-    pub fn step_output(&self, operation: &Operation, returned: ReturnedSecret) -> String {
-        let omit = returned == ReturnedSecret::Omit && matches!(self.one_time, OneTime::Read(_));
-        let mut body = self.output_body();
-        let omitted = omit
-            .then(|| {
-                let path = operation.answer.one_time_secret?.path;
-                let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
-                let holder = parent
-                    .split('.')
-                    .filter(|k| !k.is_empty())
-                    .try_fold(body.to_mut(), |value, key| value.get_mut(key))?;
-                holder.as_object_mut()?.remove(key)?;
+    /// The step output object (`execute`'s Ok): `{"statusCode", "headers", "body"}`; `body` is
+    /// the JSON when the answer is JSON, else its text, and null when it is incomplete or
+    /// hidden. Every secret is masked, anywhere in it, but for the one the workflow must be
+    /// able to store: the one-time value, at its own place (`body.token.value`), and not even
+    /// that with `ReturnedSecret::Omit`, where `omitted` says how to get a new one. Engines
+    /// keep step outputs in their run history: an echo of the API token in a header or an id
+    /// must not end up there.
+    pub fn step_output(
+        &self,
+        operation: &Operation,
+        returned: ReturnedSecret,
+        secrets: &SecretSet,
+    ) -> String {
+        let one_time = operation
+            .answer
+            .one_time_secret
+            .filter(|_| matches!(self.one_time, OneTime::Read(_)));
+        let omitted = one_time
+            .filter(|_| returned == ReturnedSecret::Omit)
+            .map(|secret| {
                 let id = self.resource(operation).and_then(|r| r.id);
-                let replace = operation.answer.one_time_secret?.replace;
-                Some(format!(
-                    "body.{path} is left out (returnedToken: omit); {}",
-                    operation.say(replace, id.as_deref())
-                ))
-            })
-            .flatten();
-        let output = StepOutput {
-            status_code: self.response.status,
-            headers: self.output_headers(),
-            body: &body,
-            omitted,
-        };
-        serde_json::to_string(&output).unwrap_or_default()
+                format!(
+                    "body.{} is left out (returnedToken: omit); {}",
+                    secret.path,
+                    operation.say(secret.replace, id.as_deref())
+                )
+            });
+        let mut output = self.output_value(omitted);
+        let keep: Option<Vec<&str>> = one_time.map(|secret| {
+            std::iter::once("body")
+                .chain(secret.path.split('.'))
+                .collect()
+        });
+        match (keep, returned) {
+            (Some(path), ReturnedSecret::Include) => {
+                mask_all_but(&mut output, &path, secrets);
+            }
+            (Some(path), ReturnedSecret::Omit) => {
+                take_at(&mut output, &path);
+                secrets.mask_json(&mut output);
+            }
+            (None, _) => secrets.mask_json(&mut output),
+        }
+        json_text(&output)
     }
 
     /// The step output with every secret masked (a failed step's `response`): as a JSON
     /// value, so that every string, key and number is masked (even the status, should a
     /// secret spell it).
     pub fn masked_step_output(&self, secrets: &SecretSet) -> String {
+        let mut value = self.output_value(None);
+        secrets.mask_json(&mut value);
+        json_text(&value)
+    }
+
+    /// The step output object, unmasked.
+    fn output_value(&self, omitted: Option<String>) -> Value {
         let output = StepOutput {
             status_code: self.response.status,
             headers: self.output_headers(),
             body: &self.output_body(),
-            omitted: None,
+            omitted,
         };
-        let mut value = serde_json::to_value(&output).unwrap_or_default();
-        secrets.mask_json(&mut value);
-        json_text(&value)
+        serde_json::to_value(&output).unwrap_or_default()
     }
 
     fn output_headers(&self) -> Map<String, Value> {
@@ -356,6 +374,41 @@ pub fn cut_at_char_boundary(text: &str, max: usize) -> &str {
     text.get(..end).unwrap_or_default()
 }
 
+/// Takes the value at `path` (object keys) out of `value`, if it is there.
+fn take_at(value: &mut Value, path: &[&str]) -> Option<Value> {
+    let (last, parents) = path.split_last()?;
+    let holder = parents
+        .iter()
+        .try_fold(value, |value, key| value.get_mut(*key))?;
+    holder.as_object_mut()?.remove(*last)
+}
+
+/// Masks every secret in `value` but the value at `path`, which stays as it is, where it is.
+/// Should a secret spell one of the keys on the way, that key is masked like every other, and
+/// the value stays under the masked key: nothing of a secret is kept but the value itself.
+pub fn mask_all_but(value: &mut Value, path: &[&str], secrets: &SecretSet) {
+    // Null is never masked: it holds the place while the rest is.
+    let kept = at_mut(value, path).map(|place| std::mem::take(place));
+    secrets.mask_json(value);
+    let Some(kept) = kept else {
+        return;
+    };
+    let masked: Vec<String> = path
+        .iter()
+        .map(|k| secrets.mask_str(k).into_owned())
+        .collect();
+    let masked: Vec<&str> = masked.iter().map(String::as_str).collect();
+    if let Some(place) = at_mut(value, &masked) {
+        *place = kept;
+    }
+}
+
+/// The value at `path` (object keys) inside `value`.
+fn at_mut<'v>(value: &'v mut Value, path: &[&str]) -> Option<&'v mut Value> {
+    path.iter()
+        .try_fold(value, |value, key| value.get_mut(*key))
+}
+
 /// The raw (still JSON-escaped) contents of every `"key": "..."` string in a text that may not
 /// be valid JSON; an unterminated string runs to the end of the text.
 fn string_values_of_key<'t>(text: &'t str, key: &str) -> Vec<&'t str> {
@@ -430,10 +483,66 @@ mod tests {
         let view = reply.view(&secrets);
         assert!(!view.body.contains(RETURNED_TOKEN) && view.body.contains("••••••••"));
         let output: Value =
-            serde_json::from_str(&reply.step_output(&OP, ReturnedSecret::Include)).unwrap();
+            serde_json::from_str(&reply.step_output(&OP, ReturnedSecret::Include, &secrets))
+                .unwrap();
         assert_eq!(output["statusCode"], 202);
         assert_eq!(output["headers"]["set-cookie"], "a=1, b=2");
         assert_eq!(output["body"]["token"]["value"], RETURNED_TOKEN);
+    }
+
+    #[test]
+    fn the_step_output_masks_every_echoed_secret_but_the_returned_token_in_its_place() {
+        // An API (or a proxy) that echoes the request's secrets into a 202: in an id, another
+        // field, a header value and a header name, and the returned token a second time.
+        let api_token = "dop_v1_echoedapitoken0123456789";
+        let hf_token = "hf_echoedGatedModelToken";
+        let mut body = accepted_body(RETURNED_TOKEN);
+        body["dedicated_inference"]["id"] = format!("id-{api_token}").into();
+        body["dedicated_inference"]["note"] = format!("{hf_token} and {RETURNED_TOKEN}").into();
+        let text = body.to_string();
+        let echo_name = format!("x-{}", &hf_token.to_ascii_lowercase());
+        let r = answer(
+            202,
+            &[
+                ("x-echo", &format!("Bearer {api_token}")),
+                (&echo_name, "1"),
+            ],
+            text.as_bytes(),
+        );
+        let mut secrets = SecretSet::new();
+        secrets.add(api_token).unwrap();
+        secrets.add(hf_token).unwrap();
+        let reply = Reply::new(&OP, &r, &mut secrets);
+        for returned in [ReturnedSecret::Include, ReturnedSecret::Omit] {
+            let output = reply.step_output(&OP, returned, &secrets);
+            let parsed: Value = serde_json::from_str(&output).unwrap();
+            let expected_token = match returned {
+                ReturnedSecret::Include => Value::from(RETURNED_TOKEN),
+                ReturnedSecret::Omit => Value::Null,
+            };
+            assert_eq!(parsed["body"]["token"]["value"], expected_token);
+            assert!(
+                !output.contains(api_token) && !output.contains(hf_token),
+                "{output}"
+            );
+            let without_kept = output.replacen(RETURNED_TOKEN, "", 1);
+            assert!(!without_kept.contains(RETURNED_TOKEN), "{output}");
+            assert_eq!(parsed["headers"]["x-echo"], "Bearer ••••••••");
+            assert_eq!(parsed["body"]["dedicated_inference"]["id"], "id-••••••••");
+            assert_eq!(parsed["statusCode"], 202);
+        }
+    }
+
+    #[test]
+    fn the_kept_value_stays_in_its_place_even_when_a_secret_spells_a_key() {
+        let mut secrets = SecretSet::new();
+        secrets.add("token").unwrap();
+        let mut value = serde_json::json!({"body": {"token": {"value": "dit_x", "id": "token-1"}}});
+        mask_all_but(&mut value, &["body", "token", "value"], &secrets);
+        assert_eq!(
+            value,
+            serde_json::json!({"body": {"••••••••": {"value": "dit_x", "id": "••••••••-1"}}})
+        );
     }
 
     #[test]
@@ -447,9 +556,9 @@ mod tests {
     #[test]
     fn omit_leaves_the_token_value_out_and_says_where_to_mint_one() {
         let r = accepted();
-        let (reply, _) = read(&r);
+        let (reply, secrets) = read(&r);
         let output: Value =
-            serde_json::from_str(&reply.step_output(&OP, ReturnedSecret::Omit)).unwrap();
+            serde_json::from_str(&reply.step_output(&OP, ReturnedSecret::Omit, &secrets)).unwrap();
         assert!(output["body"]["token"].get("value").is_none(), "{output}");
         assert_eq!(output["body"]["token"]["id"], "tok-1");
         let omitted = output["omitted"].as_str().unwrap();
@@ -486,10 +595,11 @@ mod tests {
     #[test]
     fn text_bodies_stay_text() {
         let r = answer(502, &[], b"<html>Bad gateway</html>");
-        let (reply, _) = read(&r);
+        let (reply, secrets) = read(&r);
         assert!(reply.json.is_none() && reply.api_error().is_none());
         let output: Value =
-            serde_json::from_str(&reply.step_output(&OP, ReturnedSecret::Include)).unwrap();
+            serde_json::from_str(&reply.step_output(&OP, ReturnedSecret::Include, &secrets))
+                .unwrap();
         assert_eq!(output["body"], "<html>Bad gateway</html>");
     }
 

@@ -241,9 +241,9 @@ pub fn test_request(
     }
 }
 
-/// One run as a workflow step. Ok is the step output object, unmasked (but for what
-/// `returnedToken: omit` leaves out): the workflow must be able to store the token the API
-/// returns once.
+/// One run as a workflow step. Ok is the step output object with every secret masked but the
+/// token the API returns once, at `body.token.value`, which the workflow must be able to store
+/// (unless `returnedToken: omit` leaves it out).
 pub fn execute(
     operation: &Operation,
     input: &TaskInput,
@@ -252,15 +252,15 @@ pub fn execute(
 ) -> Result<String, StepFailure> {
     let run = run(operation, input, transport);
     let judged = judge(operation, &run, now);
+    let secrets = &judged.secrets;
     let Some(failure) = judged.verdict.failure else {
         // Only a complete 2xx has no failure, and it always has a reply.
         return Ok(judged
             .reply
             .as_ref()
-            .map(|r| r.step_output(operation, run.rendering.returned_secret))
+            .map(|r| r.step_output(operation, run.rendering.returned_secret, secrets))
             .unwrap_or_default());
     };
-    let secrets = &judged.secrets;
     Err(StepFailure {
         kind: failure.kind,
         retryable: failure.retryable,
