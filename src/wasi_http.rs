@@ -429,7 +429,9 @@ fn error_from_code(code: &ErrorCode, clock: &Clock, phase: Phase) -> TransportEr
             ),
         ),
         ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => {
-            let late = clock.timeout(phase, false);
+            // The host's timeouts are capped at what the deadline left when the request was
+            // made: one that fires once the deadline has passed is the deadline's doing.
+            let late = clock.timeout(phase, clock.deadline_timer.ready());
             (Timeout, MaybeDelivered, late.detail)
         }
         ErrorCode::DnsTimeout => (
