@@ -7,7 +7,8 @@ host. Every attack asserts the promises, whatever the attack:
   - no secret in any output, in any spelling the README promises (tests/kit/oracle.py): the API
     token, the access token, and whatever the server "returned once";
   - bounded time: every call ends within its deadline (`deadlineSeconds`) plus 1 s;
-  - once the host hands the component a 2xx status, nothing is retryable.
+  - once the server sent a well-formed 2xx status line (the attacks in DELIVERS_2XX),
+    nothing is retryable.
 
 The table of what each attack got, in each host, goes to target/reliability/adversarial.md."""
 
@@ -46,8 +47,7 @@ def created(token: str, **inference) -> dict:
 
 
 def accepted(wire: Wire, token: str = "dit_hostile0123456789abcdef", **inference) -> bytes:
-    wire.issued.append(token)
-    return json.dumps(created(token, **inference)).encode()
+    return json.dumps(created(wire.issue(token), **inference)).encode()
 
 
 # --- Spellings of a secret, as an echoing server may write them --------------------------
@@ -203,8 +203,8 @@ for secret_name, pick in [("the token", lambda r: r.token), ("the access token",
 # The 202 and the token it returns once.
 for name, value in [("an object", {"secret": "dit_in_an_object"}), ("a number", 123456789), ("an array", ["dit_a", "dit_b"]),
                     ("null", None), ("empty", ""), ("16,000 characters", "dit_" + "k" * 16_000)]:
-    CASES[f"token.value is {name}"] = Case(
-        send(lambda w, r, v=value: head("202 Accepted", [JSON], json.dumps(created(v)).encode())))
+    CASES[f"token.value is {name}"] = Case(send(lambda w, r, v=value: head(
+        "202 Accepted", [JSON], json.dumps(created(w.issue(v) if isinstance(v, str) and v else v)).encode())))
 CASES["token.value of 4,000 a's in 1 MB of a's"] = Case(
     send(lambda w, r: head("202 Accepted", [JSON], accepted(w, "a" * 4000, note="a" * 1_000_000))))
 CASES["token.value of 4,000 a's echoed 200 times"] = Case(
@@ -223,6 +223,12 @@ CASES["a 3 MB id"] = Case(send(lambda w, r: head("202 Accepted", [JSON], accepte
 CASES["an id with CR, LF and ANSI escapes"] = Case(
     send(lambda w, r: head("202 Accepted", [JSON], accepted(w, id="x\r\nX-Forged: 1\x1b[31mred"))))
 CASES["the token echoed in the id"] = Case(send(lambda w, r: head("202 Accepted", [JSON], accepted(w, id=r.token))))
+CASES["every secret echoed in a 202's fields and headers"] = Case(send(lambda w, r: head(
+    "202 Accepted", [JSON, ("X-Echo", r.headers["authorization"]), (f"X-{r.access_token}", r.token)],
+    accepted(w, id=r.access_token, region=r.token, spec={"name": r.token, "access": r.access_token}))))
+CASES["every secret echoed in a 200, the token as a header name"] = Case(send(lambda w, r: head(
+    "200 OK", [JSON, (r.token, r.access_token)],
+    json.dumps({"echo": {"authorization": r.headers["authorization"], "body": r.body.decode()}}).encode())))
 CASES["a 202 cut inside its token at 4 MiB"] = Case(
     send(lambda w, r: head("202 Accepted", [JSON]) + b'{"x":"' + b"x" * (4 * 1024 * 1024 - 30) + b'","token":{"value":"dit_cut_here_0123456789"}}'))
 CASES["invalid UTF-8 around the token"] = Case(
@@ -342,8 +348,32 @@ def reported():
     )
 
 
-def test_there_are_over_a_hundred_attacks():
-    assert len(CASES) >= 100, len(CASES)
+#: The attacks whose answer starts with a well-formed 2xx status line (after any 1xx), which
+#: every host hands to the component as it is: once it has, nothing may be retryable, whatever
+#: breaks afterwards. Left out on purpose: heads that a host may refuse as malformed (a
+#: LF-only or 100 KB head, obs-fold, a NUL, conflicting framing, 10,000 headers, a 204 with a
+#: body), which the hosts report as protocol errors before any status.
+DELIVERS_2XX = {
+    "HTTP/1.0, body until close", "no reason phrase", "100 Continue, then 202", "103 Early Hints, then 202",
+    "gzip-encoded 202 holding the token", "br-encoded 202", "a 202 in 500,000 one-byte chunks",
+    "a chunk size past 2^64", "a chunk size that is not hex", "a negative chunk size", "1 MB of chunk extensions",
+    "chunked, cut before the last chunk", "4 MiB + 1 in 64 KB chunks",
+    *(f"token.value is {name}" for name in ["an object", "a number", "an array", "null", "empty", "16,000 characters"]),
+    "token.value of 4,000 a's in 1 MB of a's", "token.value of 4,000 a's echoed 200 times",
+    "a periodic token.value overlapping itself", "a 202 with a byte-order mark", "token.value every character \\u-escaped",
+    "a 202 of 4 MB of tiny JSON values", "a 202 nested 200 levels", "a 3 MB id", "an id with CR, LF and ANSI escapes",
+    "the token echoed in the id", "every secret echoed in a 202's fields and headers",
+    "every secret echoed in a 200, the token as a header name", "a 202 cut inside its token at 4 MiB",
+    "invalid UTF-8 around the token", "a 202 body dripped a byte every 0.3 s", "a 202 head, then nothing",
+    "half a chunked 202, then nothing", "reset after a 202 head", "1 MB trickled at 100 KB/s",
+}
+
+
+def test_the_attacks_are_the_ones_counted():
+    # An attack lost from the table (a name overwritten, a loop that ran short) fails here.
+    assert len(CASES) == 122, len(CASES)
+    assert DELIVERS_2XX <= set(CASES), DELIVERS_2XX - set(CASES)
+    assert len(DELIVERS_2XX) == 38, len(DELIVERS_2XX)
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -354,12 +384,11 @@ def test_every_promise_holds_under_attack(harness, server, name):
         call = harness.prepare(url=server.url_for(name), connect_timeout=CONNECT_S, read_timeout=READ_S, deadline=DEADLINE_S)
         written = case.edit(call) if case.edit else []
         started = time.monotonic()
-        result = harness.call(function, call, posts=None, extra_secrets=written)
+        # What the server made up and "returned once" must be masked as well.
+        result = harness.call(function, call, posts=None, extra_secrets=written, issued_by=server.issued)
         elapsed = time.monotonic() - started
         received = server.requests(call.call_id)
         assert len(received) == (0 if case.invalid else 1), f"{function}: the server got {len(received)} requests"
-        # What the server made up and "returned once" must be masked as well.
-        harness.check_secrets(function, result, call.secret_values() + written + server.issued(call.call_id))
         assert elapsed < DEADLINE_S + SLACK_S, f"{function} took {elapsed:.1f} s"
         if function == "test_request":
             seen.append(result["outcome"])
@@ -369,9 +398,9 @@ def test_every_promise_holds_under_attack(harness, server, name):
         else:
             failure = result["err"]
             seen.append(f"{failure['kind']}{', retryable' if failure['retryable'] else ''}")
-            # Once the host handed a 2xx status to the component, nothing is retryable.
-            status = json.loads(failure["response"])["statusCode"] if failure["response"] else None
-            if status is not None and 200 <= status < 300:
-                assert not failure["retryable"], f"a 2xx arrived, yet retryable: {failure['message']}"
+            # Once a 2xx status line went out, nothing is retryable: known from the attack,
+            # not from what the component says it received.
+            if name in DELIVERS_2XX:
+                assert not failure["retryable"], f"a 2xx went out, yet retryable: {failure['message']}"
         seen[-1] += f" ({elapsed * 1000:.0f} ms)"
     CELLS[name][harness.host] = " / ".join(seen)

@@ -23,7 +23,7 @@ def test_a_known_host_difference_holds(harness, server, name):
     seen = []
     for function in ("test_request", "execute"):
         call = harness.prepare(url=server.url_for(name), connect_timeout=CONNECT_S, read_timeout=READ_S, deadline=DEADLINE_S)
-        result = harness.call(function, call, posts=None)
+        result = harness.call(function, call, posts=None, issued_by=server.issued)
         if function == "test_request":
             seen.append(result["outcome"])
         else:

@@ -46,8 +46,18 @@ class Wire:
     """What an attack does to the connection."""
 
     sock: socket.socket
-    #: Secrets the attack made up and sent (tokens "returned once"): the oracle checks them too.
+    #: Records a token the attack made up, for the call the request belongs to.
+    record: Callable[[str], None]
+    #: Secrets the attack made up (tokens "returned once"), in order: the oracle checks them.
     issued: list[str] = field(default_factory=list)
+
+    def issue(self, token: str) -> str:
+        """A token the attack is about to send as the one the API returns once: recorded at
+        once, under the server's lock, before a byte of the answer goes out, so that the
+        check never runs without it (even if the client hangs up mid-answer)."""
+        self.record(token)
+        self.issued.append(token)
+        return token
 
     def send(self, data: bytes | str) -> None:
         self.sock.sendall(data.encode() if isinstance(data, str) else data)
@@ -116,12 +126,17 @@ class HostileServer:
 
     def _handle(self, sock: socket.socket) -> None:
         sock.settimeout(10)
-        wire = Wire(sock)
         try:
             request = read_request(sock)
             if request is None:
                 return
             call_id = request.headers.get("x-call-id", "")
+
+            def record(token: str) -> None:
+                with self._lock:
+                    self._issued.setdefault(call_id, []).append(token)
+
+            wire = Wire(sock, record)
             with self._lock:
                 self._requests.setdefault(call_id, []).append(request)
             attack = self.attacks.get(unquote(request.path.removeprefix("/attack/")))
@@ -129,8 +144,6 @@ class HostileServer:
                 wire.send(head("404 Not Found", body=b"no such attack"))
             else:
                 attack(wire, request)
-            with self._lock:
-                self._issued.setdefault(call_id, []).extend(wire.issued)
         except OSError:
             pass  # the client gave up (a timeout fired): what an attack wants
         finally:
