@@ -4,6 +4,7 @@ process per host, the harness, and the reports printed at the end."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -12,10 +13,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from kit import adapter as kit_adapter  # noqa: E402
 from kit import harness as kit_harness  # noqa: E402
-from kit.adapter import Adapter  # noqa: E402
+from kit.adapter import Adapter, wit_to_python  # noqa: E402
 from kit.hosts import adapter_commands  # noqa: E402
-from kit.oracle import count_strings, leaked  # noqa: E402
+from kit.oracle import allowed_removed, count_strings, leaked, leaks  # noqa: E402
 from kit.paths import WASM  # noqa: E402
 from kit.reports import print_reports, report  # noqa: E402
 from launcher import NO_RATE_LIMITS, running_standin  # noqa: E402
@@ -81,17 +83,40 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def pytest_sessionfinish(session):
-    """The secret scan, as a report over whatever ran: every case already failed on a leak of
-    its own, so the report only counts, whichever subset (`-k`) ran."""
-    outputs = kit_harness.OUTPUTS
-    if not outputs:
+    """The secret scan, independent of the cases' own checks: it reads what the hosts printed,
+    every raw adapter reply (`execute`'s Ok included) and every adapter's stderr, and looks for
+    the kit's API and access tokens, the secrets each case tagged its call with, and the tokens
+    the servers issued. The only allowance is the kit's one (kit/oracle.py): an issued token in
+    `revealed_secrets` and at execute's Ok `body.token.value`. A find fails the session."""
+    adapters = kit_adapter.STARTED
+    if not adapters:
         return
-    by_host: dict[str, list] = {}
-    for host, *rest in outputs:
-        by_host.setdefault(host, []).append(rest)
-    lines = ["| host | results | strings scanned | secrets found |", "|---|---:|---:|---:|"]
-    for host, results in sorted(by_host.items()):
-        strings = sum(count_strings(shown) for _, shown, _ in results)
-        found = sum(len(leaked(shown, secrets)) for _, shown, secrets in results)
-        lines.append(f"| {host} | {len(results)} | {strings} | {found} |")
-    report("secret-scan", "\n".join(lines))
+    always = [kit_harness.API_TOKEN, kit_harness.HF_TOKEN]
+    lines = ["| host | replies | strings scanned | secrets found | stderr bytes | secrets in stderr |",
+             "|---|---:|---:|---:|---:|---:|"]
+    finds: list[str] = []
+    for adapter in adapters:
+        strings = found = 0
+        long_secrets = set(always)
+        for number, exchange in enumerate(adapter.transcript, 1):
+            secrets = sorted(set(always) | exchange.secrets | exchange.issued)
+            long_secrets |= {s for s in secrets if len(s.strip()) >= 8}
+            reply = json.loads(exchange.reply)
+            if "ok" in reply:
+                shown, problems = allowed_removed(exchange.call, wit_to_python(reply["ok"]), sorted(exchange.issued))
+            else:  # a trap or an adapter error: its text as printed
+                shown, problems = exchange.reply, []
+            problems += leaked(shown, secrets)
+            strings += count_strings(shown)
+            found += len(problems)
+            finds += [f"{adapter.name} reply {number} ({exchange.call}): {p}" for p in problems]
+        stderr = adapter.stderr_path.read_text(errors="replace")
+        in_stderr = leaks(stderr, sorted(long_secrets))
+        finds += [f"{adapter.name} stderr ({adapter.stderr_path}): {s}" for s in in_stderr]
+        lines.append(f"| {adapter.name} | {len(adapter.transcript)} | {strings} | {found} | {len(stderr.encode())} | "
+                     f"{len(in_stderr)} |")
+    text = "\n".join(lines)
+    if finds:
+        text += "\n\nFound:\n" + "\n".join(f"- {f}" for f in finds[:50])
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    report("secret-scan", text)

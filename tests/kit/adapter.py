@@ -5,11 +5,20 @@ answers fails the case instead of hanging the suite."""
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from kit.paths import REPO
+
+#: Where each adapter process's stderr goes, one file per process: the session's end scans
+#: them for secrets, and an adapter that fails shows their tail.
+STDERR_DIR = REPO / "target" / "adapter-stderr"
 
 #: A reply later than this is a hang: every call of the kit ends within its deadline + 1 s,
 #: and the largest deadline any case sets is far below it.
@@ -53,23 +62,45 @@ def wit_input(task_input: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Exchange:
+    """One call as it went over the wire: the adapter's raw reply line, and what the case that
+    made it knew of its secrets (tagged by the harness)."""
+
+    call: str
+    reply: str
+    secrets: set[str] = field(default_factory=set)
+    issued: set[str] = field(default_factory=set)
+
+
+#: Every adapter started in this session, for the scan at its end.
+STARTED: list[Adapter] = []
+
+
 class Adapter:
-    """One adapter process; calls are made one at a time, in order."""
+    """One adapter process; calls are made one at a time, in order. Keeps every raw reply
+    (`transcript`) and its stderr in a file (`stderr_path`)."""
 
     def __init__(self, name: str, command: Sequence[str]) -> None:
         self.name = name
         self.command = [str(part) for part in command]
+        self.transcript: list[Exchange] = []
+        STDERR_DIR.mkdir(parents=True, exist_ok=True)
+        self.stderr_path = STDERR_DIR / f"{name}-{os.getpid()}-{len(STARTED)}.log"
         try:
-            self._process = subprocess.Popen(
-                self.command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-                bufsize=1,
-            )
+            with self.stderr_path.open("w") as stderr:
+                self._process = subprocess.Popen(
+                    self.command,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    text=True,
+                    encoding="utf-8",
+                    bufsize=1,
+                )
         except OSError as error:
             raise AdapterError(f"{name}: cannot start {self.command[0]}: {error}") from error
+        STARTED.append(self)
         self._lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, name=f"adapter-{name}", daemon=True).start()
         self._lock = threading.Lock()
@@ -88,14 +119,28 @@ class Adapter:
         self._lines.put(None)
 
     def _reply(self, timeout: float, what: str) -> dict[str, Any]:
+        return json.loads(self._line(timeout, what))
+
+    def _line(self, timeout: float, what: str) -> str:
         try:
             line = self._lines.get(timeout=timeout)
         except queue.Empty:
             self.close()
             raise AdapterError(f"{self.name}: no answer within {timeout} s for {what}") from None
         if line is None:
-            raise AdapterError(f"{self.name}: the adapter exited ({self._process.wait()}) before {what}")
-        return json.loads(line)
+            raise AdapterError(
+                f"{self.name}: the adapter exited ({self._process.wait()}) before {what}; its stderr ends:\n"
+                + self.stderr_tail())
+        return line
+
+    def stderr_tail(self, lines: int = 20) -> str:
+        return "\n".join(self.stderr_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def tag_last(self, secrets: Sequence[str], issued: Sequence[str]) -> None:
+        """Marks the last exchange with secrets its case knows of, and the tokens it issued."""
+        if self.transcript:
+            self.transcript[-1].secrets.update(secrets)
+            self.transcript[-1].issued.update(issued)
 
     def call(self, function: str, task_input: Mapping[str, Any] | None = None, **options: Any) -> Any:
         """Calls `function` (`describe`, `render`, `test-request`, `execute`, or with `_`) on a
@@ -114,7 +159,9 @@ class Adapter:
                 self._process.stdin.flush()
             except OSError as error:
                 raise AdapterError(f"{self.name}: cannot write to the adapter: {error}") from error
-            reply = self._reply(REPLY_TIMEOUT_S, f"call {self._next_id} ({call})")
+            line = self._line(REPLY_TIMEOUT_S, f"call {self._next_id} ({call})")
+            self.transcript.append(Exchange(call, line))
+            reply = json.loads(line)
         if reply.get("id") != request["id"]:
             raise AdapterError(f"{self.name}: answer {reply.get('id')} to call {request['id']}")
         if "trap" in reply:

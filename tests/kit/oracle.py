@@ -95,3 +95,31 @@ def count_strings(value: Any) -> int:
     if isinstance(value, (list, tuple)):
         return sum(count_strings(v) for v in value)
     return 0
+
+
+def allowed_removed(function: str, result: Any, issued: list[str]) -> tuple[Any, list[str]]:
+    """What of a call's result must hold no secret, and the problems with what it may hold.
+
+    The single allowance: the token the API returned once (`issued`, as the server that made
+    it up recorded it), in test-request's `revealed_secrets` and at `body.token.value` of
+    execute's Ok output (the workflow must be able to store it). Anything else in
+    `revealed_secrets` is a problem; so is an execute Ok output that is not JSON."""
+    function = function.replace("-", "_")
+    problems: list[str] = []
+    if function == "test_request" and isinstance(result, dict):
+        revealed = result.get("revealed_secrets") or []
+        problems += [f"revealed_secrets holds {name!r}, which the server did not issue"
+                     for name, value in revealed if value not in issued]
+        return {k: v for k, v in result.items() if k != "revealed_secrets"}, problems
+    if function == "execute" and isinstance(result, dict) and "ok" in result:
+        try:
+            output = json.loads(result["ok"])
+        except (TypeError, ValueError):
+            return result, ["execute's Ok output is not JSON"]
+        token = output.get("body", {}).get("token") if isinstance(output.get("body"), dict) else None
+        if isinstance(token, dict) and token.get("value") in issued:
+            token = dict(token)
+            del token["value"]
+            output = {**output, "body": {**output["body"], "token": token}}
+        return {"ok": output}, problems
+    return result, problems
