@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from kit.harness import free_port
+from kit.paths import REPO
 from kit.reports import report
 
 CONNECT_TIMEOUT_S = 1
@@ -35,8 +38,14 @@ class Fault:
     #: Expected retry-after-ms, with its tolerance.
     retry_after_ms: int | None = None
     tolerance_ms: int = 0
-    #: Where the request goes: "standin", "refused" or "unaccepted" (connect timeout).
+    #: Where the request goes: "standin", "refused", "unaccepted" (connect timeout),
+    #: "unresolvable" (a name no resolver knows) or "untrusted-tls" (a certificate no client
+    #: trusts).
     target: str = "standin"
+    #: deadlineSeconds, when the row is about it; the call then ends within it plus slack.
+    deadline: int | None = None
+    #: A word the summary must hold (which limit fired, what failed).
+    says: str | None = None
     #: The step's wall time is at least this (a timeout that must fire).
     min_elapsed_s: float = 0.0
     #: Whether the stand-in records the POST.
@@ -71,6 +80,17 @@ FAULTS = [
     Fault("truncated body (Content-Length too large)", "truncated", "unreachable", "connection", False),
     Fault("8 MiB body", f"large={8 * MIB}", "accepted", "protocol", False),
     Fault("invalid UTF-8 body", "invalid-utf8", "accepted", "ok", None),
+    # A redirect is never followed (it would take the token along): final, as it stands.
+    Fault("302 Found, not followed", "status=302", "rejected", "http-status", False),
+    Fault("unresolvable host", None, "unreachable", "connection", True,
+          target="unresolvable", reaches_server=False, status_arrives=False, says="could not be resolved"),
+    Fault("TLS certificate no client trusts", None, "unreachable", "connection", True,
+          target="untrusted-tls", reaches_server=False, status_arrives=False, says="TLS"),
+    # The deadline, not a timeout, ends these: every read is quick enough, the whole is not.
+    Fault("deadline before the status line (2 s)", "slow-first-byte=2500", "unreachable", "timeout", True,
+          min_elapsed_s=2, status_arrives=False, deadline=2, says="deadline"),
+    Fault("deadline in a paused 202 body (2 s)", "slow-body=2500", "unreachable", "timeout", False,
+          min_elapsed_s=2, deadline=2, says="deadline"),
 ]
 
 #: (fault, call) -> host -> what happened, filled as the cells run.
@@ -95,7 +115,39 @@ def unaccepted_port():
         s.close()
 
 
-def url_for(fault: Fault, harness, unaccepted_port) -> str:
+@pytest.fixture(scope="module")
+def untrusted_tls_port():
+    """A loopback TLS server whose certificate (tests/kit/untrusted-tls) no client trusts: it
+    offers the handshake, which the client must refuse."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    folder = REPO / "tests" / "kit" / "untrusted-tls"
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+
+    def serve():
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(sock, server_side=True) as tls:
+                    tls.recv(1)  # the client aborts the handshake: nothing arrives
+            except (OSError, ssl.SSLError):
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def url_for(fault: Fault, harness, unaccepted_port, untrusted_tls_port) -> str:
+    if fault.target == "unresolvable":
+        return "https://no-such-host.invalid/v2/dedicated-inferences"  # RFC 6761: never resolves
+    if fault.target == "untrusted-tls":
+        return f"https://127.0.0.1:{untrusted_tls_port}/v2/dedicated-inferences"
     port = {"refused": free_port, "unaccepted": lambda: unaccepted_port}.get(fault.target)
     if port is None:
         return f"{harness.standin.url}/v2/dedicated-inferences"
@@ -109,18 +161,22 @@ def readable(summary: str) -> bool:
 
 @pytest.mark.parametrize("function", ["test_request", "execute"])
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
-def test_fault_matrix(harness, unaccepted_port, fault, function):
+def test_fault_matrix(harness, unaccepted_port, untrusted_tls_port, fault, function):
+    # A deadline row gives every read time enough (a timeout must not be what fires).
+    read_timeout = 3 if fault.deadline else READ_TIMEOUT_S
     call = harness.prepare(
         fault=fault.header,
-        url=url_for(fault, harness, unaccepted_port),
+        url=url_for(fault, harness, unaccepted_port, untrusted_tls_port),
         connect_timeout=CONNECT_TIMEOUT_S,
-        read_timeout=READ_TIMEOUT_S,
+        read_timeout=read_timeout,
+        deadline=fault.deadline,
     )
     started = time.monotonic()
     result = harness.call(function, call, posts=1 if fault.reaches_server else None)
     elapsed_s = time.monotonic() - started
     # Every timeout fires on time: never early, and never later than its setting plus slack.
-    assert fault.min_elapsed_s <= elapsed_s < CONNECT_TIMEOUT_S + READ_TIMEOUT_S + 1.5, elapsed_s
+    limit_s = fault.deadline + 1 if fault.deadline else CONNECT_TIMEOUT_S + READ_TIMEOUT_S + 1.5
+    assert fault.min_elapsed_s <= elapsed_s < limit_s, elapsed_s
 
     if function == "test_request":
         assert result["outcome"] == fault.outcome, result["summary"]
@@ -142,6 +198,8 @@ def test_fault_matrix(harness, unaccepted_port, fault, function):
             retry_after = failure["retry_after_ms"]
     if summary != "(step output)":
         assert readable(summary), summary
+    if fault.says:
+        assert fault.says.lower() in summary.lower(), summary
     shown = result["outcome"] if function == "test_request" else kind
     if retryable not in ("—", None):
         shown += ", retryable" if retryable else ", final"

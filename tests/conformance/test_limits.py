@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from kit.adapter import Trap
 from kit.harness import API_TOKEN, load_fixture
 from kit.reports import report
 
@@ -239,3 +240,21 @@ def test_the_largest_sendable_body_is_sent_under_a_memory_cap(harness):
     result = harness.call("test_request", call, memory_limit_bytes=MEMORY_CAP)
     assert result["outcome"] == "accepted", result["summary"]
     assert len(result["request"]["body"]) > 1024 * 1024 - 2000
+
+
+def test_a_cap_too_small_traps(harness):
+    """The control of the cases above: an adapter that ignored its cap would pass them all, so
+    a cap that cannot suffice must trap. 1 MiB is below the component's initial memory (17
+    pages): it cannot even start. 2 MiB lets a small call run, and traps once 3 MiB of
+    parameters must grow memory past it."""
+    if not harness.adapter.memory_limit:
+        pytest.skip(f"{harness.host} cannot cap an instance's memory")
+    definition, parameters = load_fixture("definition.json"), load_fixture("parameters.json")
+    small = {"definition": definition, "parameters": parameters, "secrets": {"token": API_TOKEN}}
+    big = {**small, "parameters": {**parameters, "ballast": "b" * (3 * MIB)}}
+    with pytest.raises(Trap):
+        harness.adapter.call("render", small, memory_limit_bytes=1 * MIB)
+    assert "ok" in harness.adapter.call("render", small, memory_limit_bytes=2 * MIB)
+    with pytest.raises(Trap):
+        harness.adapter.call("render", big, memory_limit_bytes=2 * MIB)
+    assert "ok" in harness.adapter.call("render", big, memory_limit_bytes=MEMORY_CAP)
