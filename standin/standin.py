@@ -9,7 +9,7 @@ plausibly does; each such choice is marked *(choice)* below and listed in docs/a
 Standard library only. As a program:
 
     python3 standin/standin.py [--host 127.0.0.1] [--port 0] [--verbose]
-        [--provisioning-seconds 2] [--deleting-seconds 2] [--taken-name-status 422]
+        [--provisioning-seconds 2] [--deleting-seconds 2] [--taken-name-status 422] [--duplicate-names]
         [--rate-limit-hour 5000] [--rate-limit-minute 250]
 
 prints one line, `READY http://127.0.0.1:<port>`, once it listens, and serves until SIGTERM or
@@ -23,6 +23,7 @@ SIGINT (then exits with status 0). In-process:
 | `--provisioning-seconds S` | 2 | a new inference is `provisioning` this long, then `active` |
 | `--deleting-seconds S` | 2 | a deleted inference is `deleting` this long, then gone (404) |
 | `--taken-name-status N` | 422 | 409 or 422: the answer to a create whose name is taken |
+| `--duplicate-names` | off | a test mode, not the API's behaviour: a taken name is created again (a second inference) |
 | `--rate-limit-hour N` | 5000 | requests per token per rolling hour (the description's) |
 | `--rate-limit-minute N` | 250 | requests per token per rolling minute, the burst limit |
 
@@ -260,6 +261,9 @@ class Settings:
     provisioning_seconds: float = 2.0
     deleting_seconds: float = 2.0
     taken_name_status: int = 422
+    #: Not the API's behaviour: a test mode that creates a second inference under a taken name,
+    #: to count what retries would create if names were not unique.
+    duplicate_names: bool = False
     rate_limit_hour: int = 5000
     rate_limit_minute: int = 250
 
@@ -656,7 +660,8 @@ class State:
         self._records: list[dict[str, Any]] = []
         self._seq = 0
         self._inferences: dict[str, Inference] = {}  # by id, in creation order
-        self._ids_by_name: dict[str, str] = {}
+        #: name -> ids: one id, unless `duplicate_names` let a name be created again.
+        self._ids_by_name: dict[str, set[str]] = {}
         self._deleting: set[str] = set()
         self._limiter = RateLimiter(settings.rate_limit_hour, settings.rate_limit_minute)
 
@@ -690,18 +695,21 @@ class State:
             if inference.status(now, self.settings) is None:
                 self._deleting.discard(inference_id)
                 del self._inferences[inference_id]
-                del self._ids_by_name[inference.name]
+                ids = self._ids_by_name[inference.name]
+                ids.discard(inference_id)
+                if not ids:
+                    del self._ids_by_name[inference.name]
 
     def add_inference(self, spec: dict[str, Any]) -> dict[str, Any] | None:
         """A new inference for a valid `spec`, as its document; None when the name is taken."""
         now = time.time()
         with self._lock:
             self._live(now)
-            if spec["name"] in self._ids_by_name:
+            if spec["name"] in self._ids_by_name and not self.settings.duplicate_names:
                 return None
             inference = Inference.create(spec, now)
             self._inferences[inference.id] = inference
-            self._ids_by_name[inference.name] = inference.id
+            self._ids_by_name.setdefault(inference.name, set()).add(inference.id)
             return inference.document(now, self.settings)
 
     def inference(self, inference_id: str) -> dict[str, Any] | None:
@@ -1190,6 +1198,10 @@ def main(argv: list[str] | None = None) -> int:
         help="the status of a create whose name is taken (%(default)s)",
     )
     parser.add_argument(
+        "--duplicate-names", action="store_true",
+        help="test mode: create a second inference under a taken name, as no real API does",
+    )
+    parser.add_argument(
         "--rate-limit-hour", type=int, default=defaults.rate_limit_hour,
         help="requests per token per rolling hour (%(default)s)",
     )
@@ -1206,6 +1218,7 @@ def main(argv: list[str] | None = None) -> int:
         provisioning_seconds=args.provisioning_seconds,
         deleting_seconds=args.deleting_seconds,
         taken_name_status=args.taken_name_status,
+        duplicate_names=args.duplicate_names,
         rate_limit_hour=args.rate_limit_hour,
         rate_limit_minute=args.rate_limit_minute,
     )
