@@ -54,7 +54,9 @@ def test_real_targets_the_api_and_asks_before_sending(tmp_path: Path, browser: B
     (Cancelled: this machine has no network, and nothing billed is ever sent by a test.)"""
     editor = start_editor(tmp_path, "--real", env={"DIGITALOCEAN_TOKEN": GOOD_TOKEN})
     try:
-        assert any("REAL API" in line for line in editor.stdout.lines[:3])
+        # The third line ("target: …"); start_editor read the first two.
+        target = editor.stdout.next_line(10)
+        assert target and "REAL API" in target, editor.stdout.text()
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
         sent: list[str] = []
         page.on("request", lambda request: sent.append(request.url))
