@@ -39,8 +39,11 @@ SECTIONS = [
      "2,000 execute calls, 32 at a time, each on a fresh instance, with faults mixed in: POSTs received "
      "per call, hangs, traps and leaks. `scripts/test -k load`."),
     ("secret-scan", "Secret scan",
-     "Every result the suite checked, per host, searched for every secret of its call in every view "
-     "(tests/kit/oracle.py); each case already fails on a leak of its own."),
+     "Independent of the cases' own checks: every raw reply each host's adapter printed (execute's Ok "
+     "output included) searched for the kit's tokens, the secrets its case knew of and the tokens the "
+     "servers issued, in every view (tests/kit/oracle.py), with one allowance (an issued token in "
+     "revealed-secrets and at execute's body.token.value); and every adapter's stderr. A find fails "
+     "the session (tests/conftest.py)."),
     ("fuzz", "Fuzzing",
      "The cargo-fuzz targets (fuzz/), each for a bounded time. `scripts/fuzz [SECONDS]`."),
 ]

@@ -75,7 +75,7 @@ impl TaskRunner {
     }
 
     /// One step of a workflow. The outer `Err` is a trap: the engine gets no result. Inner Ok is
-    /// the step output (JSON, unmasked: it holds the token the API returns once); on inner Err,
+    /// the step output (JSON, masked but for the token the API returns once); on inner Err,
     /// retry only if `failure.retryable`, and not before `failure.retry_after_ms`.
     pub fn execute(&self, input: &TaskInput) -> Result<Result<String, StepFailure>> {
         let (mut store, task) = self.instantiate(None)?;
