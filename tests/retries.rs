@@ -13,10 +13,12 @@
 //! - **duplicates accepted**: every create makes another instance of the same name, so the
 //!   log shows what the component's retries alone would do.
 //!
-//! Asserted for every schedule, in both modes (each can fail only if the component misbehaves):
+//! Asserted for every schedule, in both modes; each fails when the component misbehaves as its
+//! item says (each was seen failing under such a change to src/):
 //!
 //! 1. Each `execute` sends exactly one request: the fake's log grows by one per call (a
-//!    component that retried inside a call, or skipped a valid request, fails).
+//!    component that retried inside a call, or skipped a valid request, fails), and every
+//!    request of the workflow carries the same `spec.name`.
 //! 2. From the fake's log alone: no POST follows a delivered 2xx (a 2xx status line reached the
 //!    client, whatever became of the body). A later POST means the component called a 2xx
 //!    retryable.
@@ -33,17 +35,19 @@
 //!    created, "was not created" only if it did nothing, "was not created by this request"
 //!    only if it refused a taken name, "may have been created" only when the client could not
 //!    know (a transport error after the request may have been delivered, or a 5xx).
-//! 9. Duplicates-accepted mode, from the fake's log: a second (third, ...) instance in a
-//!    workflow only ever follows an ambiguous failure of the attempt that created the previous
-//!    one: the fake created it and no 2xx status line reached the client (a timeout or reset
-//!    after sending, a 500 after creating). These duplicates are the component's retries doing
-//!    what its classification allows; they are counted by that fault, not forbidden. (The
-//!    fake's only non-2xx answers after creating are ambiguous ones, so this cannot fail
-//!    unless 2 does; it is checked on its own to attribute each duplicate to its fault.)
+//! 9. From the fake's log: a request that meets an instance of the workflow (duplicates mode:
+//!    creates a second, third, ... instance; unique mode: is refused as taken) only ever
+//!    follows an ambiguous failure of the attempt that created the previous one: the fake
+//!    created it and no 2xx status line reached the client (a timeout or reset after sending, a
+//!    500 after creating). The duplicates are the component's retries doing what its
+//!    classification allows: counted by that fault, not forbidden. (The fake's only non-2xx
+//!    answers after creating are ambiguous ones, so this cannot fail unless 2 does; it is
+//!    checked on its own to attribute each such retry to its fault.)
 //!
-//! In unique-name mode the same retries meet the taken name instead: counted as stranded
-//! workflows (an instance exists, the step failed with "not created by this request").
-//! The counts go to target/reliability/retries.md.
+//! target/reliability/retries.md gets, per mode: POSTs, POSTs after a delivered 2xx,
+//! instances, workflows with a second instance, what each retry after an ambiguous create met
+//! (by fault), what each failure said, and how each step ended ("says taken" is the workflow
+//! stranded without its instance's id, which `ifExists: adopt` is to take up).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
