@@ -31,10 +31,13 @@ SECTIONS = [
     ("hostile-inputs", "Hostile inputs and the Limits table, under a 64 MiB memory cap",
      "Each refused with the path shown, without a trap, on an instance whose linear memory is capped. "
      "`scripts/test -k limits`."),
-    ("retries", "Retried steps never create twice",
-     "An engine-like driver applies the retry policy over execute, with faults at every point of an "
-     "exchange, over random schedules: what each failure said about the create, and how each step "
-     "ended. `cargo test --test retries` (`RETRY_SCHEDULES=<n>` for more)."),
+    ("retries", "Retried steps: after a 2xx and after an ambiguous failure",
+     "An engine-like driver retries execute while it says retryable, with faults at every point of an "
+     "exchange, over random schedules, against a fake API that logs every request it receives: once "
+     "refusing a taken name (as the API documents), once accepting duplicates. From the fake's log: no "
+     "POST after a delivered 2xx; a second instance only after an ambiguous failure (counted by fault); "
+     "what each failure said about the create, and how each step ended. `cargo test --test retries` "
+     "(`RETRY_SCHEDULES=<n>` for more)."),
     ("load", "Exactly once, under load",
      "2,000 execute calls, 32 at a time, each on a fresh instance, with faults mixed in: POSTs received "
      "per call, hangs, traps and leaks. `scripts/test -k load`."),
