@@ -388,7 +388,7 @@ fn take_at(value: &mut Value, path: &[&str]) -> Option<Value> {
 /// the value stays under the masked key: nothing of a secret is kept but the value itself.
 pub fn mask_all_but(value: &mut Value, path: &[&str], secrets: &SecretSet) {
     // Null is never masked: it holds the place while the rest is.
-    let kept = at_mut(value, path).map(|place| std::mem::take(place));
+    let kept = at_mut(value, path).map(std::mem::take);
     secrets.mask_json(value);
     let Some(kept) = kept else {
         return;
