@@ -1,16 +1,33 @@
-//! What the fuzz targets share beyond the crate's test kit (`testkit`: the scripted transport,
-//! the clock): the fixtures, fuzzed JSON values, and the masking oracle ("no secret appears in
-//! this text").
+//! The fuzz targets, and what they share beyond the crate's test kit (`testkit`: the scripted
+//! transport, the clock): the fixtures, fuzzed JSON values, and the masking oracle ("no secret
+//! appears in this text").
+//!
+//! Each target is a plain function, `targets::<name>::run(&[u8]) -> bool` (true when the bytes
+//! made an input that was checked), which panics when an invariant breaks. Two callers, one
+//! function: the `fuzz_target!` in `fuzz_targets/<name>.rs` (libFuzzer, nightly), and
+//! `tests/seeds.rs`, which replays every file of `seeds/<name>/` through it as an ordinary test
+//! on stable (`cargo test --no-default-features`, run by `scripts/test`). So this library needs
+//! no libFuzzer: it takes `Arbitrary` from the `arbitrary` crate (the one libfuzzer-sys
+//! re-exports, unified to one version), and `libfuzzer-sys` comes only with the default
+//! `libfuzzer` feature, which the fuzz binaries require.
 //!
 //! The oracle is a plain substring check, independent of `secrets.rs`: the product promises
 //! that a masked text never contains a secret, in any of the spellings it outputs.
 
+/// One module per fuzz target; each module's doc says what it feeds in and what it asserts.
+pub mod targets {
+    pub mod jsonpath;
+    pub mod render;
+    pub mod response;
+    pub mod validate;
+}
+
 use std::borrow::Cow;
 
+use arbitrary::Arbitrary;
 use do_dedicated_inference_task::diagnostic::Diagnostic;
 use do_dedicated_inference_task::operation::Operation;
 use do_dedicated_inference_task::task::RequestPreview;
-use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::{Map, Number, Value};
