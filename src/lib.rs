@@ -19,6 +19,7 @@
     )
 )]
 
+pub mod adopt;
 pub mod diagnostic;
 pub mod json;
 pub mod jsonpath;
@@ -49,7 +50,10 @@ mod component {
     use crate::outcome::{FailureKind, Outcome};
     use crate::request::TaskInput;
     use crate::response::ResponseView;
-    use crate::task::{self, FieldInfo, OperationInfo, RequestPreview, StepFailure, TestResult};
+    use crate::task::{
+        self, ExchangeView, FieldInfo, OperationInfo, Rendered, RequestPreview, StepFailure,
+        TestResult,
+    };
     use crate::wasi_http::WasiHttp;
 
     // The world's WASI imports are the `wasip2` crate's bindings (the same WIT), so that the
@@ -78,10 +82,10 @@ mod component {
             task::describe(&OPERATION).into()
         }
 
-        fn render(input: wit::TaskInput) -> Result<wit::RequestPreview, Vec<wit::Diagnostic>> {
-            task::render(&OPERATION, &input.into())
+        fn render(input: wit::TaskInput) -> Result<wit::Rendered, Vec<wit::Diagnostic>> {
+            task::render_with_warnings(&OPERATION, &input.into())
                 .map(Into::into)
-                .map_err(|d| d.into_iter().map(Into::into).collect())
+                .map_err(diagnostics)
         }
 
         fn test_request(input: wit::TaskInput) -> wit::TestResult {
@@ -150,6 +154,25 @@ mod component {
         }
     }
 
+    impl From<Rendered> for wit::Rendered {
+        fn from(r: Rendered) -> Self {
+            wit::Rendered {
+                request: r.request.into(),
+                warnings: diagnostics(r.warnings),
+            }
+        }
+    }
+
+    impl From<ExchangeView> for wit::Exchange {
+        fn from(e: ExchangeView) -> Self {
+            wit::Exchange {
+                request: e.request.into(),
+                response: e.response.map(Into::into),
+                error: e.error,
+            }
+        }
+    }
+
     impl From<TestResult> for wit::TestResult {
         fn from(r: TestResult) -> Self {
             let outcome = match r.outcome {
@@ -159,6 +182,7 @@ mod component {
                 Outcome::Failed => wit::Outcome::Failed,
                 Outcome::Unreachable => wit::Outcome::Unreachable,
                 Outcome::Invalid => wit::Outcome::Invalid,
+                Outcome::NeedsConfirmation => wit::Outcome::NeedsConfirmation,
             };
             wit::TestResult {
                 outcome,
@@ -168,6 +192,7 @@ mod component {
                 diagnostics: diagnostics(r.diagnostics),
                 elapsed_ms: r.elapsed_ms,
                 revealed_secrets: r.revealed_secrets,
+                exchanges: r.exchanges.into_iter().map(Into::into).collect(),
             }
         }
     }

@@ -146,6 +146,30 @@ pub struct NameTaken {
     pub sentence: &'static str,
 }
 
+/// How `"ifExists": "adopt"` finds and takes up an instance an earlier attempt made: the
+/// collection is the create's own URL (its path without the query).
+#[derive(Debug)]
+pub struct Adoption {
+    /// JSON pointer to the name in the create's body: `/spec/name`.
+    pub request_name: &'static str,
+    /// The member of a listing that holds the items: `dedicated_inferences`.
+    pub list_member: &'static str,
+    /// Items per page asked for, and how many pages at most are read.
+    pub per_page: u32,
+    pub max_pages: u32,
+    /// Paths in the spec compared with the request's (`[]`: each item, by position). Fields
+    /// the API fills in are not among them.
+    pub compared: &'static [&'static str],
+    /// Statuses in which an instance is never adopted.
+    pub never_adopt: &'static [&'static str],
+    /// Appended to the item's path to mint a token (`/tokens`), and the answer's member.
+    pub mint_suffix: &'static str,
+    pub mint_member: &'static str,
+    /// The scopes adopting needs besides the create's.
+    pub read_scope: &'static str,
+    pub mint_scope: &'static str,
+}
+
 /// The operation in sentences, for summaries and messages. `{item}` stands for the resource's
 /// own path with its id.
 #[derive(Debug)]
@@ -178,6 +202,8 @@ pub struct Operation {
     pub headers: &'static [HeaderField],
     pub body_fields: &'static [BodyField],
     pub answer: Answer,
+    /// How a create adopts what an earlier attempt made (`ifExists: adopt`), if it can.
+    pub adoption: Option<Adoption>,
     pub texts: Texts,
     /// The engine's default timeouts when the definition sets none, in seconds.
     pub default_connect_timeout_s: u64,
@@ -462,6 +488,27 @@ pub static CREATE_DEDICATED_INFERENCE: Operation = Operation {
                        help.",
         },
     },
+    adoption: Some(Adoption {
+        request_name: "/spec/name",
+        list_member: "dedicated_inferences",
+        per_page: 200,
+        max_pages: 50,
+        compared: &[
+            "region",
+            "vpc.uuid",
+            "enable_public_endpoint",
+            "model_deployments[].model_slug",
+            "model_deployments[].model_provider",
+            "model_deployments[].accelerators[].type",
+            "model_deployments[].accelerators[].scale",
+            "model_deployments[].accelerators[].accelerator_slug",
+        ],
+        never_adopt: &["error", "deleting"],
+        mint_suffix: "/tokens",
+        mint_member: "token",
+        read_scope: "dedicated_inference:read",
+        mint_scope: "dedicated_inference_tokens:create",
+    }),
     texts: Texts {
         provider: "DigitalOcean",
         resource: "dedicated inference",

@@ -17,6 +17,9 @@ pub enum Outcome {
     Failed,
     Unreachable,
     Invalid,
+    /// The editor's test request found an instance it would adopt on a real API: nothing
+    /// minted until the person confirms.
+    NeedsConfirmation,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

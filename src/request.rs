@@ -7,6 +7,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue, Method, header};
 use serde_json::{Map, Value};
 
+use crate::adopt::IfExists;
 use crate::diagnostic::{Diagnostics, join_key};
 use crate::json::{JsonLimits, json_text, parse_bounded};
 use crate::operation::Operation;
@@ -42,6 +43,10 @@ pub struct Rendering {
     pub diagnostics: Diagnostics,
     pub secrets: SecretSet,
     pub returned_secret: ReturnedSecret,
+    /// What to do when the name may already exist (`ifExists`).
+    pub if_exists: IfExists,
+    /// `confirmAdopt`: the id the editor's user confirmed adopting (test-request only).
+    pub confirmed_adoption: Option<String>,
 }
 
 impl Rendering {
@@ -63,6 +68,8 @@ const TOP_LEVEL_FIELDS: &[&str] = &[
     "readTimeoutSeconds",
     "deadlineSeconds",
     "returnedToken",
+    "ifExists",
+    "confirmAdopt",
 ];
 const HTTP_REQUEST_FIELDS: &[&str] = &["url", "method", "headers", "body"];
 
@@ -146,9 +153,13 @@ pub fn render_request(operation: &Operation, input: &TaskInput) -> Rendering {
         diagnostics,
         secrets,
         returned_secret: ReturnedSecret::Include,
+        if_exists: IfExists::Fail,
+        confirmed_adoption: None,
     };
     if let (Some(definition), Some(parameters)) = (definition, parameters) {
         rendering.returned_secret = read_returned_secret(&definition, &mut rendering.diagnostics);
+        rendering.if_exists = read_if_exists(operation, &definition, &mut rendering.diagnostics);
+        rendering.confirmed_adoption = read_confirm_adopt(&definition, &mut rendering.diagnostics);
         rendering.request = build_request(
             operation,
             input,
@@ -396,6 +407,53 @@ fn read_timeouts(
         first_byte: read,
         between_bytes: read,
         deadline,
+    }
+}
+
+fn read_if_exists(
+    operation: &Operation,
+    definition: &Value,
+    diagnostics: &mut Diagnostics,
+) -> IfExists {
+    let chosen = match definition.get("ifExists") {
+        None | Some(Value::Null) => IfExists::Fail,
+        Some(Value::String(s)) if s == "fail" => IfExists::Fail,
+        Some(Value::String(s)) if s == "adopt" => IfExists::Adopt,
+        Some(other) => {
+            diagnostics.error(
+                "ifExists",
+                format!(
+                    "expected `adopt` or `fail`, found {}",
+                    abbreviate(&json_text(other), 40)
+                ),
+            );
+            IfExists::Fail
+        }
+    };
+    if chosen == IfExists::Adopt && operation.adoption.is_none() {
+        diagnostics.error(
+            "ifExists",
+            "this operation cannot adopt an existing resource: use `fail`",
+        );
+        return IfExists::Fail;
+    }
+    chosen
+}
+
+fn read_confirm_adopt(definition: &Value, diagnostics: &mut Diagnostics) -> Option<String> {
+    match definition.get("confirmAdopt") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if !id.trim().is_empty() => Some(id.trim().to_string()),
+        Some(other) => {
+            diagnostics.error(
+                "confirmAdopt",
+                format!(
+                    "expected the id of the instance to adopt, found {}",
+                    abbreviate(&json_text(other), 40)
+                ),
+            );
+            None
+        }
     }
 }
 

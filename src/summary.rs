@@ -65,6 +65,28 @@ pub fn no_answer(
     )
 }
 
+/// An earlier attempt's instance was adopted (`ifExists: adopt`).
+pub fn adopted(operation: &Operation, id: &str, token_missing: Option<&str>) -> String {
+    let t = &operation.texts;
+    let token = match token_missing {
+        None => "A new token was minted for it (shown once).".to_string(),
+        Some(reason) => format!("No token was minted for it: {reason}."),
+    };
+    format!(
+        "Adopted the existing {} {id}: its name and spec match this request (an earlier attempt          of this step made it, or another workflow that uses the same name). {token} {}",
+        t.resource,
+        operation.say(t.follow, Some(id))
+    )
+}
+
+/// The editor's first answer when it would adopt on a real API: nothing minted yet.
+pub fn would_adopt(operation: &Operation, id: &str) -> String {
+    format!(
+        "Would adopt the existing {} {id} (its name and spec match) and mint a token for it.          Nothing was minted: confirm to go on.",
+        operation.texts.resource
+    )
+}
+
 /// What the exchange did to the resource, in one sentence (see `Effect`).
 pub fn effect(operation: &Operation, effect: Effect, id: Option<&str>) -> String {
     let t = &operation.texts;

@@ -3,10 +3,13 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use serde_json::Value;
+
+use crate::adopt::{self, Ended, Exchange, IfExists};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::operation::Operation;
 use crate::outcome::{
-    Effect, FailureKind, INVALID, Outcome, Verdict, classify_answer, classify_transport,
+    Effect, Failure, FailureKind, INVALID, Outcome, Verdict, classify_answer, classify_transport,
     retry_after,
 };
 use crate::request::{Rendering, TaskInput, render_request};
@@ -35,6 +38,18 @@ pub struct TestResult {
     pub diagnostics: Vec<Diagnostic>,
     pub elapsed_ms: u64,
     pub revealed_secrets: Vec<(String, String)>,
+    /// Every exchange the call made, in order (the create, then adopt's lookups and mint),
+    /// masked.
+    pub exchanges: Vec<ExchangeView>,
+}
+
+/// One exchange as the editor shows it: the masked request, and the masked answer or why
+/// none came.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExchangeView {
+    pub request: RequestPreview,
+    pub response: Option<ResponseView>,
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,12 +123,25 @@ pub fn describe(operation: &Operation) -> OperationInfo {
     }
 }
 
-/// Render and validate without sending. Warnings ride along with errors only: a request
-/// that renders cleanly is the Ok value.
-pub fn render(operation: &Operation, input: &TaskInput) -> Result<RequestPreview, Vec<Diagnostic>> {
+/// `render`'s Ok value with its warnings (the WIT `rendered`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    pub request: RequestPreview,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Render and validate without sending: the masked request and its warnings, or every
+/// diagnostic (errors first) when it cannot be sent.
+pub fn render_with_warnings(
+    operation: &Operation,
+    input: &TaskInput,
+) -> Result<Rendered, Vec<Diagnostic>> {
     let rendering = render_request(operation, input);
     match rendering.sendable() {
-        Some(request) => Ok(preview(request, &rendering.secrets)),
+        Some(request) => Ok(Rendered {
+            request: preview(request, &rendering.secrets),
+            warnings: masked_diagnostics(rendering.diagnostics.to_vec(), &rendering.secrets),
+        }),
         None => Err(masked_diagnostics(
             rendering.diagnostics.to_vec(),
             &rendering.secrets,
@@ -121,19 +149,67 @@ pub fn render(operation: &Operation, input: &TaskInput) -> Result<RequestPreview
     }
 }
 
+/// `render_with_warnings` without the warnings.
+pub fn render(operation: &Operation, input: &TaskInput) -> Result<RequestPreview, Vec<Diagnostic>> {
+    render_with_warnings(operation, input).map(|rendered| rendered.request)
+}
+
 /// One call's journey: the rendering, and what sending it (once) brought back.
 struct Run {
     rendering: Rendering,
     sent: Option<Result<WireResponse, TransportError>>,
+    /// When the call began, on the transport's clock (the deadline counts from here).
+    started: Duration,
 }
 
 fn run(operation: &Operation, input: &TaskInput, transport: &mut dyn Transport) -> Run {
+    let started = transport.now();
     let rendering = render_request(operation, input);
-    // The one and only send: a create must not happen twice, so nothing here retries.
+    // The one and only create: it must not happen twice, so nothing here retries it.
     let sent = rendering
         .sendable()
         .map(|request| transport.send(request, BODY_LIMIT));
-    Run { rendering, sent }
+    Run {
+        rendering,
+        sent,
+        started,
+    }
+}
+
+/// With `ifExists: adopt`, when the create's result calls for it: how adopt's lookups (and
+/// mint) ended, and the exchanges they made. `confirmed` says whether minting for an id may
+/// go ahead.
+fn adoption(
+    operation: &Operation,
+    run: &Run,
+    verdict: &Verdict,
+    transport: &mut dyn Transport,
+    confirmed: impl Fn(&str) -> bool,
+    secrets: &mut SecretSet,
+    now: SystemTime,
+) -> (Option<Ended>, Vec<Exchange>) {
+    let (Some(adoption), Some(request), Some(sent)) = (
+        operation.adoption.as_ref(),
+        run.rendering.sendable(),
+        run.sent.as_ref(),
+    ) else {
+        return (None, vec![]);
+    };
+    let trigger = adopt::trigger(verdict, sent);
+    let (IfExists::Adopt, Some(trigger)) = (run.rendering.if_exists, trigger) else {
+        return (None, vec![]);
+    };
+    let mut call = adopt::Call {
+        transport,
+        started: run.started,
+        deadline: request.timeouts.deadline,
+        now,
+        exchanges: vec![],
+    };
+    let ended = adopt::adopt(
+        operation, adoption, request, trigger, &mut call, confirmed, secrets,
+    );
+    (Some(ended), call.exchanges)
 }
 
 impl Run {
@@ -211,7 +287,9 @@ fn judge<'r>(operation: &Operation, run: &'r Run, now: SystemTime) -> Judged<'r>
     }
 }
 
-/// The editor's "Test request": render, validate, send once, report.
+/// The editor's "Test request": render, validate, send once, report. With `ifExists: adopt`
+/// it may look the name up and mint a token; on a host other than loopback it mints only for
+/// the id the definition's `confirmAdopt` names (the editor asks the person first).
 pub fn test_request(
     operation: &Operation,
     input: &TaskInput,
@@ -220,30 +298,111 @@ pub fn test_request(
 ) -> TestResult {
     let started = Instant::now();
     let run = run(operation, input, transport);
-    let judged = judge(operation, &run, now);
-    let secrets = &judged.secrets;
-    let revealed_secrets = match (operation.answer.one_time_secret, &judged.reply) {
-        (Some(secret), Some(reply)) if judged.verdict.effect == Effect::Done => reply
-            .one_time_secret()
-            .map(|value| (secret.path.to_string(), value.to_string()))
-            .into_iter()
-            .collect(),
-        _ => vec![],
+    let mut judged = judge(operation, &run, now);
+    let loopback = run
+        .rendering
+        .request
+        .as_ref()
+        .is_some_and(|r| r.url.is_loopback());
+    let confirmed = |id: &str| loopback || run.rendering.confirmed_adoption.as_deref() == Some(id);
+    let (ended, exchanges) = adoption(
+        operation,
+        &run,
+        &judged.verdict,
+        transport,
+        confirmed,
+        &mut judged.secrets,
+        now,
+    );
+    let one_time = |reply: &Reply<'_>| -> Vec<(String, String)> {
+        match operation.answer.one_time_secret {
+            Some(secret) => reply
+                .one_time_secret()
+                .map(|value| (secret.path.to_string(), value.to_string()))
+                .into_iter()
+                .collect(),
+            None => vec![],
+        }
     };
+    let (outcome, summary, revealed_secrets) = match &ended {
+        None => {
+            let revealed = match &judged.reply {
+                Some(reply) if judged.verdict.effect == Effect::Done => one_time(reply),
+                _ => vec![],
+            };
+            (judged.verdict.outcome, judged.summary.clone(), revealed)
+        }
+        Some(Ended::Adopted {
+            id,
+            answer,
+            token_missing,
+        }) => {
+            let reply = Reply::new(operation, answer, &mut judged.secrets);
+            let summary = summary::adopted(operation, id, token_missing.as_deref());
+            (Outcome::Accepted, summary, one_time(&reply))
+        }
+        Some(Ended::WouldAdopt { id }) => (
+            Outcome::NeedsConfirmation,
+            summary::would_adopt(operation, id),
+            vec![],
+        ),
+        Some(Ended::Final { message, .. } | Ended::Retry { message, .. }) => {
+            (judged.verdict.outcome, message.clone(), vec![])
+        }
+    };
+    let secrets = &judged.secrets;
+    let mut views = vec![];
+    if let (Some(request), Some(sent)) = (run.rendering.sendable(), run.sent.as_ref()) {
+        views.push(exchange_view(operation, request, sent, secrets));
+    }
+    views.extend(
+        exchanges
+            .iter()
+            .map(|e| exchange_view(operation, &e.request, &e.answer, secrets)),
+    );
     TestResult {
-        outcome: judged.verdict.outcome,
-        summary: secrets.mask_str(&judged.summary).into_owned(),
+        outcome,
+        summary: secrets.mask_str(&summary).into_owned(),
         request: run.rendering.request.as_ref().map(|r| preview(r, secrets)),
         response: judged.reply.as_ref().map(|r| r.view(secrets)),
         diagnostics: masked_diagnostics(run.diagnostics(), secrets),
         elapsed_ms: millis(started.elapsed()),
         revealed_secrets,
+        exchanges: views,
+    }
+}
+
+/// One exchange, masked with every secret the call came to know.
+fn exchange_view(
+    operation: &Operation,
+    request: &WireRequest,
+    answer: &Result<WireResponse, TransportError>,
+    secrets: &SecretSet,
+) -> ExchangeView {
+    // A copy of the set: reading the answer registers what it carries (a minted token),
+    // which must be masked in this view as well.
+    let mut known = secrets.clone();
+    match answer {
+        Ok(response) => {
+            let reply = Reply::new(operation, response, &mut known);
+            ExchangeView {
+                request: preview(request, &known),
+                response: Some(reply.view(&known)),
+                error: None,
+            }
+        }
+        Err(error) => ExchangeView {
+            request: preview(request, &known),
+            response: None,
+            error: Some(known.mask_str(&error.detail).into_owned()),
+        },
     }
 }
 
 /// One run as a workflow step. Ok is the step output object with every secret masked but the
 /// token the API returns once, at `body.token.value`, which the workflow must be able to store
-/// (unless `returnedToken: omit` leaves it out).
+/// (unless `returnedToken: omit` leaves it out). With `ifExists: adopt`, an instance an
+/// earlier attempt made is adopted: the same shape, with `"adopted": true` and a new token.
 pub fn execute(
     operation: &Operation,
     input: &TaskInput,
@@ -251,24 +410,90 @@ pub fn execute(
     now: SystemTime,
 ) -> Result<String, StepFailure> {
     let run = run(operation, input, transport);
-    let judged = judge(operation, &run, now);
-    let secrets = &judged.secrets;
-    let Some(failure) = judged.verdict.failure else {
-        // Only a complete 2xx has no failure, and it always has a reply.
-        return Ok(judged
-            .reply
-            .as_ref()
-            .map(|r| r.step_output(operation, run.rendering.returned_secret, secrets))
-            .unwrap_or_default());
+    let mut judged = judge(operation, &run, now);
+    let (ended, _) = adoption(
+        operation,
+        &run,
+        &judged.verdict,
+        transport,
+        |_| true,
+        &mut judged.secrets,
+        now,
+    );
+    let returned = run.rendering.returned_secret;
+    let (failure, message) = match ended {
+        None => match judged.verdict.failure {
+            // Only a complete 2xx has no failure, and it always has a reply.
+            None => {
+                return Ok(judged
+                    .reply
+                    .as_ref()
+                    .map(|r| r.step_output(operation, returned, &judged.secrets))
+                    .unwrap_or_default());
+            }
+            Some(failure) => (failure, judged.summary.clone()),
+        },
+        Some(Ended::Adopted {
+            answer,
+            token_missing,
+            ..
+        }) => {
+            let reply = Reply::new(operation, &answer, &mut judged.secrets);
+            let output = reply.step_output(operation, returned, &judged.secrets);
+            return Ok(with_fields(
+                &output,
+                adopt::adopted_fields(token_missing.as_deref()),
+                &judged.secrets,
+            ));
+        }
+        // Never in a step: the engine's steps do not ask.
+        Some(Ended::WouldAdopt { .. }) => (
+            Failure {
+                kind: FailureKind::Protocol,
+                retryable: false,
+            },
+            String::from("internal: adoption waited for a confirmation in a step"),
+        ),
+        Some(Ended::Final { kind, message }) => (
+            Failure {
+                kind,
+                retryable: false,
+            },
+            message,
+        ),
+        Some(Ended::Retry { kind, message }) => (
+            Failure {
+                kind,
+                retryable: true,
+            },
+            message,
+        ),
     };
+    let secrets = &judged.secrets;
     Err(StepFailure {
         kind: failure.kind,
         retryable: failure.retryable,
-        retry_after_ms: judged.retry_after.map(millis),
-        message: secrets.mask_str(&judged.summary).into_owned(),
+        retry_after_ms: judged.retry_after.filter(|_| failure.retryable).map(millis),
+        message: secrets.mask_str(&message).into_owned(),
         diagnostics: masked_diagnostics(run.diagnostics(), secrets),
         response: judged.reply.as_ref().map(|r| r.masked_step_output(secrets)),
     })
+}
+
+/// The step output with top-level `fields` added (their text masked like the rest).
+fn with_fields(
+    output: &str,
+    fields: serde_json::Map<String, Value>,
+    secrets: &SecretSet,
+) -> String {
+    let Ok(Value::Object(mut object)) = serde_json::from_str::<Value>(output) else {
+        return output.to_string();
+    };
+    for (key, mut value) in fields {
+        secrets.mask_json(&mut value);
+        object.insert(key, value);
+    }
+    crate::json::json_text(&Value::Object(object))
 }
 
 fn preview(request: &WireRequest, secrets: &SecretSet) -> RequestPreview {

@@ -112,6 +112,13 @@ pub trait Transport {
         request: &WireRequest,
         body_limit: usize,
     ) -> Result<WireResponse, TransportError>;
+
+    /// A monotonic reading of the transport's clock: a call with several exchanges (adopt's
+    /// lookups) gives each what its deadline has left. A scripted transport may keep its own
+    /// time; the default never moves.
+    fn now(&mut self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// Whole milliseconds (saturating), kept in u64.

@@ -71,6 +71,10 @@ impl Transport for WasiHttp {
         }
         read_response(&response, &clock, body_limit)
     }
+
+    fn now(&mut self) -> Duration {
+        Duration::from_nanos(monotonic_clock::now())
+    }
 }
 
 /// The exchange's timers, on the component's monotonic clock.

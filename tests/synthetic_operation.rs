@@ -74,6 +74,8 @@ static UPDATE_WIDGET: Operation = Operation {
             sentence: "",
         },
     },
+    // A sibling operation need not adopt: `ifExists: adopt` is refused for it.
+    adoption: None,
     texts: Texts {
         provider: "Example",
         resource: "widget",
