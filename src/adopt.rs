@@ -148,7 +148,7 @@ pub fn adopt(
         };
         let answer = match exchange(call, create, Method::GET, url, None) {
             Ok(answer) => answer,
-            Err(ended) => return ended(trigger, why),
+            Err(unanswered) => return unanswered.ended(trigger, why),
         };
         if let Some(ended) = refused(&answer, adoption.read_scope, "look the name up") {
             return ended;
@@ -195,7 +195,7 @@ pub fn adopt(
         };
         let answer = match exchange(call, create, Method::GET, url, None) {
             Ok(answer) => answer,
-            Err(ended) => return ended(trigger, why),
+            Err(unanswered) => return unanswered.ended(trigger, why),
         };
         if let Some(ended) = refused(&answer, adoption.read_scope, "read the instance") {
             return ended;
@@ -277,7 +277,46 @@ fn no_time(trigger: Trigger, why: &str, deadline: Duration) -> Ended {
     }
 }
 
-type Unanswered = Box<dyn FnOnce(Trigger, &str) -> Ended>;
+/// Why an exchange of the adoption brought no complete answer.
+enum Unanswered {
+    /// The deadline left too little time to send it.
+    NoTime(Duration),
+    /// The answer (of this status) was cut off.
+    Cut(u16),
+    NoAnswer(TransportError),
+}
+
+impl Unanswered {
+    /// For a person: "the deadline (60 s, deadlineSeconds) left no time for it".
+    fn reason(&self) -> String {
+        match self {
+            Unanswered::NoTime(deadline) => format!(
+                "the deadline ({}, deadlineSeconds) left no time for it",
+                human_duration(*deadline)
+            ),
+            Unanswered::Cut(status) => format!("its answer ({status}) was cut off"),
+            Unanswered::NoAnswer(error) => format!("it got no answer ({})", error.detail),
+        }
+    }
+
+    /// How the adoption ends: retryable, the next attempt adopts.
+    fn ended(self, trigger: Trigger, why: &str) -> Ended {
+        let kind = match &self {
+            Unanswered::NoTime(deadline) => return no_time(trigger, why, *deadline),
+            Unanswered::Cut(_) => FailureKind::Protocol,
+            Unanswered::NoAnswer(error) => crate::outcome::classify_transport(error)
+                .failure
+                .map_or(FailureKind::Connection, |f| f.kind),
+        };
+        Ended::Retry {
+            kind,
+            message: format!(
+                "{why}, and looking the name up failed: {}. The next attempt will look again.",
+                self.reason()
+            ),
+        }
+    }
+}
 
 /// One request on the create's origin, with its credentials and what the deadline has left.
 fn exchange(
@@ -289,10 +328,7 @@ fn exchange(
 ) -> Result<WireResponse, Unanswered> {
     let left = call.left();
     if left < MIN_TIME_FOR_LOOKUP {
-        let deadline = call.deadline;
-        return Err(Box::new(move |trigger, why| {
-            no_time(trigger, why, deadline)
-        }));
+        return Err(Unanswered::NoTime(call.deadline));
     }
     let request = follow_up(create, method, url, body, left);
     let answer = call.transport.send(&request, BODY_LIMIT);
@@ -302,22 +338,8 @@ fn exchange(
     });
     match answer {
         Ok(response) if response.body_end == BodyEnd::Complete => Ok(response),
-        Ok(response) => Err(Box::new(move |_, why| Ended::Retry {
-            kind: FailureKind::Protocol,
-            message: format!(
-                "{why}, and the lookup's answer ({}) was cut off: the next attempt will look again.",
-                response.status
-            ),
-        })),
-        Err(error) => Err(Box::new(move |_, why| Ended::Retry {
-            kind: crate::outcome::classify_transport(&error)
-                .failure
-                .map_or(FailureKind::Connection, |f| f.kind),
-            message: format!(
-                "{why}, and the lookup got no answer ({}): the next attempt will look again.",
-                error.detail
-            ),
-        })),
+        Ok(response) => Err(Unanswered::Cut(response.status)),
+        Err(error) => Err(Unanswered::NoAnswer(error)),
     }
 }
 
@@ -386,7 +408,9 @@ fn mint(
     let body = json_text(&json!({ "name": token_name }));
     let answer = match exchange(call, create, Method::POST, url, Some(body)) {
         Ok(answer) => answer,
-        Err(_) => return Err("the token request got no complete answer".into()),
+        Err(unanswered) => {
+            return Err(format!("the token request failed: {}", unanswered.reason()));
+        }
     };
     if matches!(answer.status, 401 | 403) {
         return Err(format!(

@@ -297,7 +297,10 @@ pub static CREATE_DEDICATED_INFERENCE: Operation = Operation {
         dedicated_inference_tokens:create). The instance is billed until it is deleted with \
         DELETE /v2/dedicated-inferences/{id} (scope dedicated_inference:delete; answers 202, \
         then the status is deleting). Creating needs an API token with the scope \
-        dedicated_inference:create.",
+        dedicated_inference:create. With the definition's `ifExists: adopt` (the ready \
+        definition's choice), a create whose name is taken, whose answer broke off or never \
+        came looks the name up and adopts an instance with the same spec, minting it a new \
+        token: that also needs dedicated_inference:read and dedicated_inference_tokens:create.",
     headers: &[
         HeaderField {
             name: "Content-Type",
@@ -310,8 +313,9 @@ pub static CREATE_DEDICATED_INFERENCE: Operation = Operation {
             name: "Authorization",
             required: true,
             description: "`Bearer <token>` with a DigitalOcean API token (scope \
-                dedicated_inference:create); added from the credentials' `token` secret unless \
-                the definition sets it.",
+                dedicated_inference:create, and with `ifExists: adopt` also \
+                dedicated_inference:read and dedicated_inference_tokens:create); added from the \
+                credentials' `token` secret unless the definition sets it.",
             default_value: None,
             from_secret: Some(("token", "Bearer ")),
         },

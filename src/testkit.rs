@@ -3,7 +3,12 @@
 //! inputs, and builders for the API's answers. Compiled for the crate's own tests and with the
 //! `testkit` feature (the integration tests and `fuzz/` turn it on); never in the component.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -167,4 +172,357 @@ pub fn input_for(operation: &Operation, edit: impl FnOnce(&mut Value, &mut Value
 /// The fixture edited.
 pub fn input_with(edit: impl FnOnce(&mut Value, &mut Value)) -> TaskInput {
     input_for(&CREATE_DEDICATED_INFERENCE, edit)
+}
+
+/// What goes wrong with the next create a `FakeApi` receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateFault {
+    /// Refused: nothing reached the API.
+    Refused,
+    /// No status within the timeout; the API never saw the request.
+    TimeoutBeforeReceiving,
+    /// No status within the timeout; the API created the instance (a slow create that
+    /// finished after the client gave up).
+    TimeoutAfterCreating,
+    /// Reset after the request went out; the API created the instance.
+    ResetAfterCreating,
+    /// The 202 arrived, its body broke off.
+    ResetInThe202Body,
+    /// 429, nothing created.
+    RateLimited,
+    /// 500, nothing created.
+    ServerError,
+    /// Another client created the same name (same spec) just before this create arrived.
+    ConcurrentCreator,
+    /// No status within the timeout, and the API finishes creating only later: after this
+    /// call's lookups, before the next request of the next call.
+    SlowCreate,
+}
+
+/// One request the fake received and how it answered: its own record, for the tests to judge
+/// the component by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeRecord {
+    pub method: String,
+    pub path: String,
+    /// The status sent, or None when no status went out.
+    pub status: Option<u16>,
+    /// The instance this request created, if it did.
+    pub created: Option<String>,
+    /// The deadline the request was sent with, and the fake's clock when it arrived.
+    pub deadline: Duration,
+    pub at: Duration,
+}
+
+/// An instance the fake API keeps.
+#[derive(Clone, Debug)]
+pub struct FakeInstance {
+    pub id: String,
+    pub name: String,
+    pub spec: Value,
+    pub status: String,
+}
+
+/// A fake of the API's create, list, get and token routes, with the documented shapes: names
+/// unique within the team (unless `unique_names` is off), listings that leave the spec out
+/// (as the stand-in's do), tokens minted with `POST /{id}/tokens`. Each exchange advances its
+/// clock by `step`, a timeout by the read timeout.
+pub struct FakeApi {
+    pub instances: Vec<FakeInstance>,
+    pub unique_names: bool,
+    pub list_has_spec: bool,
+    /// Faults of the coming creates, in order (None: a plain create).
+    pub create_faults: VecDeque<Option<CreateFault>>,
+    /// Answered to every lookup (GET) instead of the listing, e.g. 403.
+    pub lookup_status: Option<u16>,
+    /// Answered to every mint instead of a token, e.g. 403.
+    pub mint_status: Option<u16>,
+    /// Items per page the fake returns at most, whatever is asked (to test paging).
+    pub page_size: usize,
+    /// A `links.pages.next` that points elsewhere, instead of the fake's own.
+    pub foreign_next: bool,
+    pub tokens: Vec<String>,
+    /// Slow creates not finished yet: (name, spec), made at the next create request.
+    pub pending: Vec<(String, Value)>,
+    pub log: Vec<FakeRecord>,
+    pub clock: Duration,
+    pub step: Duration,
+}
+
+impl Default for FakeApi {
+    fn default() -> Self {
+        FakeApi {
+            instances: vec![],
+            unique_names: true,
+            list_has_spec: false,
+            create_faults: VecDeque::new(),
+            lookup_status: None,
+            mint_status: None,
+            page_size: 200,
+            foreign_next: false,
+            tokens: vec![],
+            pending: vec![],
+            log: vec![],
+            clock: Duration::ZERO,
+            step: Duration::from_millis(20),
+        }
+    }
+}
+
+impl FakeApi {
+    /// Creates on its own, as another client would: returns the id.
+    pub fn create_directly(&mut self, name: &str, spec: Value) -> String {
+        let id = format!("00000000-0000-4000-8000-{:012}", self.instances.len() + 1);
+        self.instances.push(FakeInstance {
+            id: id.clone(),
+            name: name.into(),
+            spec,
+            status: "provisioning".into(),
+        });
+        id
+    }
+
+    /// How many instances hold `name`.
+    pub fn count(&self, name: &str) -> usize {
+        self.instances.iter().filter(|i| i.name == name).count()
+    }
+
+    fn document(&self, instance: &FakeInstance, with_spec: bool) -> Value {
+        let mut doc = json!({"id": instance.id, "name": instance.name, "status": instance.status,
+                             "region": instance.spec["region"]});
+        if with_spec {
+            doc["spec"] = instance.spec.clone();
+        }
+        doc
+    }
+
+    fn mint(&mut self, name: &str) -> Value {
+        let value = format!("dit_fake_{:032}", self.tokens.len() + 1);
+        self.tokens.push(value.clone());
+        json!({"id": format!("tok-{}", self.tokens.len()), "name": name, "is_managed": false, "value": value})
+    }
+
+    fn json(status: u16, body: &Value) -> WireResponse {
+        answer(
+            status,
+            &[("content-type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    }
+
+    fn create(&mut self, request: &WireRequest) -> (Answer, Option<String>) {
+        let body: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
+        let mut spec = body["spec"].clone();
+        if let Some(deployments) = spec["model_deployments"].as_array_mut() {
+            for (i, d) in deployments.iter_mut().enumerate() {
+                d["model_id"] = json!(format!("model-{i}"));
+            }
+        }
+        let name = spec["name"].as_str().unwrap_or_default().to_string();
+        // What slow creates of earlier calls did meanwhile.
+        for (pending_name, pending_spec) in std::mem::take(&mut self.pending) {
+            if !self.unique_names || self.count(&pending_name) == 0 {
+                self.create_directly(&pending_name, pending_spec);
+            }
+        }
+        let fault = self.create_faults.pop_front().flatten();
+        let timeout = |delivery| {
+            failure(
+                TransportErrorKind::Timeout,
+                delivery,
+                "no answer within 10 s (readTimeoutSeconds)",
+            )
+        };
+        match fault {
+            Some(CreateFault::Refused) => {
+                return (
+                    failure(
+                        TransportErrorKind::Connection,
+                        Delivery::NotDelivered,
+                        "connection refused",
+                    ),
+                    None,
+                );
+            }
+            Some(CreateFault::TimeoutBeforeReceiving) => {
+                self.clock += request.timeouts.first_byte;
+                return (timeout(Delivery::MaybeDelivered), None);
+            }
+            Some(CreateFault::RateLimited) => {
+                return (
+                    Ok(api_error(
+                        429,
+                        "too_many_requests",
+                        "slow down",
+                        &[("retry-after", "1")],
+                    )),
+                    None,
+                );
+            }
+            Some(CreateFault::ServerError) => {
+                return (Ok(api_error(500, "server_error", "oops", &[])), None);
+            }
+            // The other client's create obeys the same rule as any.
+            Some(CreateFault::ConcurrentCreator)
+                if !self.unique_names || self.count(&name) == 0 =>
+            {
+                self.create_directly(&name, spec.clone());
+            }
+            Some(CreateFault::SlowCreate) => {
+                self.clock += request.timeouts.first_byte;
+                self.pending.push((name, spec));
+                return (timeout(Delivery::MaybeDelivered), None);
+            }
+            _ => {}
+        }
+        if self.unique_names && self.count(&name) > 0 {
+            let message = format!("spec.name: '{name}' is already in use");
+            return (
+                Ok(api_error(422, "unprocessable_entity", &message, &[])),
+                None,
+            );
+        }
+        let id = self.create_directly(&name, spec);
+        let token = self.mint(&format!("{name}-token"));
+        let instance = self.instances.last().cloned().unwrap();
+        let created = Self::json(
+            202,
+            &json!({"dedicated_inference": self.document(&instance, true), "token": token}),
+        );
+        let answered = match fault {
+            Some(CreateFault::TimeoutAfterCreating) => {
+                self.clock += request.timeouts.first_byte;
+                timeout(Delivery::MaybeDelivered)
+            }
+            Some(CreateFault::ResetAfterCreating) => failure(
+                TransportErrorKind::Connection,
+                Delivery::MaybeDelivered,
+                "the connection was reset",
+            ),
+            Some(CreateFault::ResetInThe202Body) => {
+                Ok(broken(created, 40, TransportErrorKind::Connection))
+            }
+            _ => Ok(created),
+        };
+        (answered, Some(id))
+    }
+
+    fn lookup(&mut self, request: &WireRequest) -> Answer {
+        if let Some(status) = self.lookup_status {
+            return Ok(api_error(
+                status,
+                "forbidden",
+                "You are not authorized to perform this operation",
+                &[],
+            ));
+        }
+        let (path, query) = request
+            .url
+            .path_with_query
+            .split_once('?')
+            .unwrap_or((&request.url.path_with_query, ""));
+        let collection = "/v2/dedicated-inferences";
+        if let Some(id) = path.strip_prefix(&format!("{collection}/")) {
+            return match self.instances.iter().find(|i| i.id == id) {
+                Some(i) => Ok(Self::json(
+                    200,
+                    &json!({"dedicated_inference": self.document(i, true)}),
+                )),
+                None => Ok(api_error(
+                    404,
+                    "not_found",
+                    "The resource you requested could not be found.",
+                    &[],
+                )),
+            };
+        }
+        let page: usize = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("page="))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        let start = (page - 1) * self.page_size;
+        let items: Vec<Value> = self
+            .instances
+            .iter()
+            .skip(start)
+            .take(self.page_size)
+            .map(|i| self.document(i, self.list_has_spec))
+            .collect();
+        let more = start + items.len() < self.instances.len();
+        let origin = if self.foreign_next {
+            "https://elsewhere.example".to_string()
+        } else {
+            request
+                .url
+                .to_string()
+                .replace(&request.url.path_with_query, "")
+        };
+        let mut links = json!({});
+        if more {
+            links = json!({"pages": {"next": format!("{origin}{collection}?page={}&per_page=200", page + 1)}});
+        }
+        Ok(Self::json(
+            200,
+            &json!({"dedicated_inferences": items, "links": links,
+                                    "meta": {"total": self.instances.len()}}),
+        ))
+    }
+
+    fn mint_route(&mut self, request: &WireRequest, id: &str) -> Answer {
+        if let Some(status) = self.mint_status {
+            return Ok(api_error(
+                status,
+                "forbidden",
+                "You are not authorized to perform this operation",
+                &[],
+            ));
+        }
+        if !self.instances.iter().any(|i| i.id == id) {
+            return Ok(api_error(
+                404,
+                "not_found",
+                "The resource you requested could not be found.",
+                &[],
+            ));
+        }
+        let name = serde_json::from_str::<Value>(&request.body)
+            .ok()
+            .and_then(|b| b["name"].as_str().map(String::from))
+            .unwrap_or_default();
+        let token = self.mint(&name);
+        Ok(Self::json(202, &json!({"token": token})))
+    }
+}
+
+impl Transport for FakeApi {
+    fn send(&mut self, request: &WireRequest, body_limit: usize) -> Answer {
+        assert_eq!(body_limit, BODY_LIMIT, "the task reads at most BODY_LIMIT");
+        let at = self.clock;
+        self.clock += self.step;
+        let path = request.url.path_with_query.clone();
+        let bare = path.split('?').next().unwrap_or_default().to_string();
+        let (answered, created) = match (request.method.as_str(), bare.strip_suffix("/tokens")) {
+            ("POST", Some(item)) => {
+                let id = item.rsplit('/').next().unwrap_or_default().to_string();
+                (self.mint_route(request, &id), None)
+            }
+            ("POST", None) => self.create(request),
+            ("GET", _) => (self.lookup(request), None),
+            _ => (Ok(api_error(405, "method_not_allowed", "no", &[])), None),
+        };
+        self.log.push(FakeRecord {
+            method: request.method.to_string(),
+            path,
+            status: answered.as_ref().ok().map(|r| r.status),
+            created,
+            deadline: request.timeouts.deadline,
+            at,
+        });
+        answered
+    }
+
+    fn now(&mut self) -> Duration {
+        self.clock
+    }
 }

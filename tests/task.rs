@@ -1,6 +1,7 @@
 //! The four calls end to end in native Rust, over the test kit's scripted transport, which
 //! records every request it is asked to send. (The same behaviour through the real component,
-//! each host and a real HTTP server is covered by tests/e2e.)
+//! each host and a real HTTP server is covered by tests/e2e.) The outcome table here is the
+//! one of a single exchange, `ifExists: fail`; what `adopt` adds is in tests/adopt.rs.
 
 use std::time::Duration;
 
@@ -12,10 +13,22 @@ use do_dedicated_inference_task::response::{BODY_LIMIT, DISPLAY_LIMIT};
 use do_dedicated_inference_task::task::{self, StepFailure, TestResult};
 use do_dedicated_inference_task::testkit::{
     API_TOKEN, Answer, HF_TOKEN, RETURNED_TOKEN, ScriptedTransport, accepted, answer, api_error,
-    broken, failure as transport_failure, fixture_input, input_with, now,
+    broken, failure as transport_failure, now,
 };
 use do_dedicated_inference_task::transport::{BodyEnd, Delivery, TransportErrorKind};
 use serde_json::{Value, json};
+
+/// The fixture, edited, as one exchange: `ifExists: fail` (the ready definition adopts).
+fn input_with(edit: impl FnOnce(&mut Value, &mut Value)) -> TaskInput {
+    do_dedicated_inference_task::testkit::input_with(|d, p| {
+        d["ifExists"] = json!("fail");
+        edit(d, p);
+    })
+}
+
+fn fixture_input() -> TaskInput {
+    input_with(|_, _| {})
+}
 
 fn scripted(answer: Answer) -> ScriptedTransport {
     ScriptedTransport::answering(answer)
