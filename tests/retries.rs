@@ -1,4 +1,5 @@
-//! What a retried step does to the API, judged from the API's side. An engine-like driver (test
+//! What a retried step does to the API without adopt (`ifExists: fail`), judged from the
+//! API's side (`tests/adopt_retries.rs`: with adopt). An engine-like driver (test
 //! code, not product) calls `execute` up to the definition's `maxAttempts` times, again only
 //! when the component said `retryable` (time is not simulated: waiting would change nothing the
 //! fake does). The fake API logs every request it receives: the fault it injected, what it did
@@ -55,9 +56,7 @@ use std::fmt::Write as _;
 use do_dedicated_inference_task::operation::CREATE_DEDICATED_INFERENCE as OP;
 use do_dedicated_inference_task::request::TaskInput;
 use do_dedicated_inference_task::task::{self, StepFailure};
-use do_dedicated_inference_task::testkit::{
-    accepted, api_error, broken, fixture_input, input_with, now,
-};
+use do_dedicated_inference_task::testkit::{accepted, api_error, broken, input_with, now};
 use do_dedicated_inference_task::transport::{
     BodyEnd, Delivery, Transport, TransportError, TransportErrorKind, WireRequest, WireResponse,
 };
@@ -388,14 +387,14 @@ fn schedule(seed: u64) -> Schedule {
         .collect();
     let taken_status = [409, 422][rng.below(2)];
     // The definition carries a policy, as an engine would read it (the fixture's own, or this).
-    let input = if seed % 2 == 0 {
-        fixture_input()
-    } else {
-        input_with(|d, _| {
+    // `ifExists: fail`: what a step does without adopt (tests/adopt_retries.rs has adopt's).
+    let input = input_with(|d, _| {
+        d["ifExists"] = json!("fail");
+        if seed % 2 == 1 {
             d["retry"] = json!({"maxAttempts": max_attempts,
                 "intervalSeconds": interval, "backoffRate": backoff_rate});
-        })
-    };
+        }
+    });
     Schedule {
         max_attempts,
         input,
