@@ -37,7 +37,16 @@ SECTIONS = [
      "refusing a taken name (as the API documents), once accepting duplicates. From the fake's log: no "
      "POST after a delivered 2xx; a second instance only after an ambiguous failure (counted by fault); "
      "what each failure said about the create, and how each step ended. `cargo test --test retries` "
-     "(`RETRY_SCHEDULES=<n>` for more)."),
+     "(`RETRY_SCHEDULES=<n>` for more). These run with `ifExists: fail`."),
+    ("adopt-retries", "Retried steps with ifExists: adopt",
+     "The same kind of driver over `execute` with `ifExists: adopt`, against a fake of the API's create, "
+     "list, get and token routes, with a fault on each attempt's create (refused, timeouts before and "
+     "after creating, a reset, a 202 whose body broke off, a slow create that finishes after the client "
+     "gave up, 429, 500, a concurrent creator), in four API modes. Asserted: one create per call, no "
+     "stranded workflow, Ok naming the instance and a token the fake issued, one instance per name with "
+     "unique names, and with duplicates accepted a second instance only from a create that finished "
+     "after its lookup or another client's. `cargo test --test adopt_retries` (`ADOPT_SCHEDULES=<n>` for "
+     "more)."),
     ("load", "Exactly once, under load",
      "2,000 execute calls, 32 at a time, each on a fresh instance, with faults mixed in: POSTs received "
      "per call, hangs, traps and leaks. `scripts/test -k load`."),
