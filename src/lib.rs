@@ -240,6 +240,7 @@ mod component {
                 description: o.description,
                 headers: o.headers.into_iter().map(Into::into).collect(),
                 body_fields: o.body_fields.into_iter().map(Into::into).collect(),
+                definition_fields: o.definition_fields.into_iter().map(Into::into).collect(),
                 default_definition: o.default_definition,
                 example_parameters: o.example_parameters,
             }

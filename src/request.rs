@@ -58,19 +58,104 @@ impl Rendering {
     }
 }
 
-const TOP_LEVEL_FIELDS: &[&str] = &[
-    "type",
-    "description",
-    "credentials",
-    "httpRequest",
-    "retry",
-    "connectionTimeoutSeconds",
-    "readTimeoutSeconds",
-    "deadlineSeconds",
-    "returnedToken",
-    "ifExists",
-    "confirmAdopt",
+/// One top-level field of a task definition, for validation and for `describe`'s table.
+#[derive(Clone, Copy, Debug)]
+pub struct DefinitionField {
+    pub name: &'static str,
+    pub type_name: &'static str,
+    pub required: bool,
+    pub description: &'static str,
+    pub allowed_values: &'static [&'static str],
+}
+
+const fn definition_field(
+    name: &'static str,
+    type_name: &'static str,
+    required: bool,
+    description: &'static str,
+    allowed_values: &'static [&'static str],
+) -> DefinitionField {
+    DefinitionField {
+        name,
+        type_name,
+        required,
+        description,
+        allowed_values,
+    }
+}
+
+/// Every top-level field a definition may have; any other warns, with a did-you-mean.
+pub const DEFINITION_FIELDS: &[DefinitionField] = &[
+    definition_field("type", "string", false, "`Http`; another type warns.", &[]),
+    definition_field("description", "string", false, "For people.", &[]),
+    definition_field(
+        "credentials",
+        "string",
+        false,
+        "The engine's reference to the secrets it resolves (the API token as `token`).",
+        &[],
+    ),
+    definition_field(
+        "httpRequest",
+        "object",
+        true,
+        "`url`, `method`, `headers`, `body`: templates with `${...}` placeholders.",
+        &[],
+    ),
+    definition_field(
+        "retry",
+        "object",
+        false,
+        "The engine's retry policy (`maxAttempts`, `intervalSeconds`, `backoffRate`).",
+        &[],
+    ),
+    definition_field(
+        "connectionTimeoutSeconds",
+        "integer",
+        false,
+        "1-3600: until the connection is open.",
+        &[],
+    ),
+    definition_field(
+        "readTimeoutSeconds",
+        "integer",
+        false,
+        "1-3600: until the first byte of the answer, and between two pieces of its body.",
+        &[],
+    ),
+    definition_field(
+        "deadlineSeconds",
+        "integer",
+        false,
+        "1-3600: the whole call (adopt's lookups included), whatever the server does.",
+        &[],
+    ),
+    definition_field(
+        "returnedToken",
+        "string",
+        false,
+        "Whether `execute`'s output keeps the token the API returns once (or adopt mints).",
+        &["include", "omit"],
+    ),
+    definition_field(
+        "ifExists",
+        "string",
+        false,
+        "When the name may already exist (taken, or the create's answer lost): `fail`, or \
+         `adopt` an instance with the same spec, minting it a new token (needs the scopes \
+         dedicated_inference:read and dedicated_inference_tokens:create too).",
+        &["fail", "adopt"],
+    ),
+    definition_field(
+        "confirmAdopt",
+        "string",
+        false,
+        "The editor's: the id of the instance the person confirmed adopting; test-request on \
+         a real API mints only for it.",
+        &[],
+    ),
 ];
+
 const HTTP_REQUEST_FIELDS: &[&str] = &["url", "method", "headers", "body"];
 
 /// Headers the host's HTTP layer owns; wasi:http hosts refuse them.
@@ -207,7 +292,8 @@ fn build_request(
     diagnostics: &mut Diagnostics,
     secrets: &mut SecretSet,
 ) -> Option<WireRequest> {
-    warn_unknown_fields(definition, "", TOP_LEVEL_FIELDS, diagnostics);
+    let known: Vec<&str> = DEFINITION_FIELDS.iter().map(|f| f.name).collect();
+    warn_unknown_fields(definition, "", &known, diagnostics);
     if let Some(kind) = definition.get("type").and_then(Value::as_str)
         && !kind.eq_ignore_ascii_case("http")
     {

@@ -12,7 +12,7 @@ use crate::outcome::{
     Effect, Failure, FailureKind, INVALID, Outcome, Verdict, classify_answer, classify_transport,
     retry_after,
 };
-use crate::request::{Rendering, TaskInput, render_request};
+use crate::request::{DEFINITION_FIELDS, Rendering, TaskInput, render_request};
 use crate::response::{BODY_LIMIT, Reply, ResponseView};
 use crate::secrets::SecretSet;
 use crate::summary;
@@ -82,6 +82,8 @@ pub struct OperationInfo {
     pub description: String,
     pub headers: Vec<FieldInfo>,
     pub body_fields: Vec<FieldInfo>,
+    /// The definition's own top-level fields (`ifExists`, the timeouts, ...).
+    pub definition_fields: Vec<FieldInfo>,
     pub default_definition: String,
     pub example_parameters: String,
 }
@@ -118,8 +120,31 @@ pub fn describe(operation: &Operation) -> OperationInfo {
                 default_value: None,
             })
             .collect(),
+        definition_fields: DEFINITION_FIELDS
+            .iter()
+            .map(|f| FieldInfo {
+                path: f.name.into(),
+                type_name: f.type_name.into(),
+                required: f.required,
+                description: f.description.into(),
+                allowed_values: strings(f.allowed_values),
+                default_value: definition_default(operation, f.name),
+            })
+            .collect(),
         default_definition: operation.default_definition.into(),
         example_parameters: operation.example_parameters.into(),
+    }
+}
+
+/// What a definition that leaves `field` out gets.
+fn definition_default(operation: &Operation, field: &str) -> Option<String> {
+    match field {
+        "connectionTimeoutSeconds" => Some(operation.default_connect_timeout_s.to_string()),
+        "readTimeoutSeconds" => Some(operation.default_read_timeout_s.to_string()),
+        "deadlineSeconds" => Some(operation.default_deadline_s.to_string()),
+        "returnedToken" => Some("include".into()),
+        "ifExists" => Some("fail".into()),
+        _ => None,
     }
 }
 

@@ -419,3 +419,22 @@ fn an_unknown_if_exists_value_is_an_error_at_its_path() {
     assert_eq!(diagnostics[0].path, "ifExists");
     assert!(diagnostics[0].message.contains("`adopt` or `fail`"));
 }
+
+#[test]
+fn describe_lists_if_exists_with_its_values_and_the_ready_definition_adopts() {
+    let info = task::describe(&OP);
+    let field = info
+        .definition_fields
+        .iter()
+        .find(|f| f.path == "ifExists")
+        .unwrap();
+    assert_eq!(field.allowed_values, ["fail", "adopt"]);
+    assert_eq!(field.default_value.as_deref(), Some("fail"));
+    assert!(field.description.contains("dedicated_inference:read"));
+    assert!(
+        info.description
+            .contains("dedicated_inference_tokens:create")
+    );
+    let ready: Value = serde_json::from_str(&info.default_definition).unwrap();
+    assert_eq!(ready["ifExists"], "adopt");
+}
