@@ -118,7 +118,9 @@ the API routes; the records keep requests verbatim, since checking what was sent
 purpose.
 
 Control routes (no token, not rate limited): `GET /__standin/requests` lists the records,
-`DELETE /__standin/requests` clears them (the numbering goes on), `GET /__standin/health`
+`DELETE /__standin/requests` clears them (the numbering goes on), `GET /__standin/tokens` lists
+every token minted with `POST /{id}/tokens` (`inference_id`, `call_id`, `name`, `value`: a test
+instrument's record, not an API route), `GET /__standin/health`
 answers `{"ok": true}`. Anything else: 404.
 
 A record, one per POST to the create path whose body arrived: `seq`, `time`, `fault` (the
@@ -128,8 +130,9 @@ until, or unless, one is sent) and `issued_token` (the token value of a 202, whe
 
 Faults: the request header `X-Standin-Fault: <mode>[=<arg>]` on a POST to the create path
 replaces the checks and the answer, whatever the token and body, except for the two `slow-`
-modes, which delay a normal answer. A 202 made by a fault is built from the request's spec when
-it is valid (else an example) and creates nothing. Faults are deliberate departures from the
+modes, which delay a normal answer, and the `created-then-` and `concurrent-create` modes, which
+create for real. A 202 made by any other fault is built from the request's spec when it is valid
+(else an example) and creates nothing. Faults are deliberate departures from the
 API: the 2xx of `status=NNN` other than 202, `html-error`, `not-json` and the broken bodies
 are not answers the description documents.
 
@@ -145,6 +148,10 @@ are not answers the description documents.
 | `slow-first-byte=MS` | the normal answer, after MS milliseconds of silence |
 | `slow-body=MS` | the normal answer, paused MS milliseconds after half of its body |
 | `reset` | nothing: the connection is aborted with a TCP RST |
+| `created-then-silence=MS` | creates as normal (records the token), sends nothing for MS milliseconds, then a TCP RST |
+| `created-then-reset` | creates as normal, then a TCP RST instead of the answer |
+| `created-then-reset-mid-body` | creates as normal, sends the 202's head and half its body, then a TCP RST |
+| `concurrent-create` | another client creates the same spec first (if the name is free), then the normal answer (a taken name) |
 | `reset-mid-body` | 202 head and half its body, then a TCP RST |
 | `truncated` | 202 head and half its body, then a clean close (FIN) |
 | `large=BYTES` | 202, a JSON body of exactly BYTES bytes (a `padding` field), streamed |
@@ -658,6 +665,8 @@ class State:
         self.settings = settings
         self._lock = threading.Lock()
         self._records: list[dict[str, Any]] = []
+        #: Every token minted with POST /{id}/tokens: inference_id, call_id, name, value.
+        self._minted: list[dict[str, Any]] = []
         self._seq = 0
         self._inferences: dict[str, Inference] = {}  # by id, in creation order
         #: name -> ids: one id, unless `duplicate_names` let a name be created again.
@@ -679,6 +688,14 @@ class State:
     def records(self) -> list[dict[str, Any]]:
         with self._lock:
             return copy.deepcopy(self._records)
+
+    def add_minted(self, **fields: Any) -> None:
+        with self._lock:
+            self._minted.append(fields)
+
+    def minted(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self._minted)
 
     def clear_records(self) -> None:
         with self._lock:
@@ -813,6 +830,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(json_reply(200, {"ok": True}))
             elif (self.command, path) == ("GET", "/__standin/requests"):
                 self._send(json_reply(200, self.server.state.records()))
+            elif (self.command, path) == ("GET", "/__standin/tokens"):
+                self._send(json_reply(200, self.server.state.minted()))
             elif (self.command, path) == ("DELETE", "/__standin/requests"):
                 self.server.state.clear_records()
                 self._send(Reply(204))
@@ -929,7 +948,11 @@ class Handler(BaseHTTPRequestHandler):
     def _token_create(self, inference_id: str, body: bytes) -> Reply:
         self._inference(inference_id)
         name = validate_token_create(self._json_body(body))
-        return json_reply(202, {"token": new_token(name, managed=False, now=time.time())})
+        token = new_token(name, managed=False, now=time.time())
+        self.server.state.add_minted(
+            inference_id=inference_id, call_id=self.headers.get("X-Call-Id"), name=name, value=token["value"]
+        )
+        return json_reply(202, {"token": token})
 
     def _post(self, body: bytes, length: int | None) -> None:
         fault = self.headers.get("X-Standin-Fault")
@@ -1022,6 +1045,25 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(rest)
             case "reset":
                 self._abort()
+            case "created-then-silence":
+                # Created for real, then no answer until the client gave up.
+                self._normal(body)
+                time.sleep(fault_int(mode, arg) / 1000)
+                self._abort()
+            case "created-then-reset":
+                self._normal(body)
+                self._abort()
+            case "created-then-reset-mid-body":
+                self._send_half(self._normal(body))
+                self._abort()
+            case "concurrent-create":
+                # Another client's create of the same spec lands first; then this one is
+                # answered as the API would (taken, or a second one with --duplicate-names).
+                try:
+                    self.server.state.add_inference(validate_create(self._json_body(body)))
+                except ApiError:
+                    pass
+                self._send(self._normal(body))
             case "reset-mid-body":
                 self._send_half(json_reply(202, self._fault_accepted(body)))
                 self._abort()
