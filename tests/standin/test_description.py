@@ -156,6 +156,7 @@ CASES = [
     Case("fault slow-body", "create", 202, create_fault("slow-body=50")),
     Case("fault large", "create", 202, fault("large=200000")),
     Case("fault invalid-utf8", "create", 202, fault("invalid-utf8")),
+    Case("fault concurrent-create", "create", 422, create_fault("concurrent-create")),
     Case("fault unknown mode", "create", 400, fault("no-such-mode")),
     # list
     Case("list", "list", 200, lambda a: (a.main.created(), a.main.call("GET", f"{PATH}?per_page=1&page=2"))[1]),
@@ -202,6 +203,9 @@ UNDOCUMENTED_FAULTS = {
     "reset": "no answer",
     "reset-mid-body": "half an answer",
     "truncated": "half an answer",
+    "created-then-silence=1": "no answer, after a real create",
+    "created-then-reset": "no answer, after a real create",
+    "created-then-reset-mid-body": "half an answer, after a real create",
 }
 
 

@@ -543,3 +543,46 @@ def test_malformed_requests_and_vanishing_clients_do_not_stop_the_server(api: Ap
     chunked = api.request("POST", PATH, body=iter([b"{}"]), headers={"Transfer-Encoding": "chunked"})
     assert_error(chunked, 411, "length_required")
     assert api.request("GET", "/__standin/health").json() == {"ok": True}
+
+
+# --- What adopt's tests need: faults that create for real, duplicates, minted tokens ---
+
+
+def names(api: Api, name: str) -> int:
+    return api.call("GET", f"{PATH}?name={name}").json()["meta"]["total"]
+
+
+@pytest.mark.parametrize("mode", ["created-then-silence=100", "created-then-reset", "created-then-reset-mid-body"])
+def test_a_created_then_fault_creates_for_real_and_records_the_token(api: Api, mode: str) -> None:
+    body = create_body()
+    with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+        answer = api.create(body, X_Standin_Fault=mode)
+        answer.json()  # a half body does not parse, if the read got that far
+        raise ConnectionError("read a whole answer")
+    assert names(api, body["spec"]["name"]) == 1
+    [record] = [r for r in api.records() if f'"{body["spec"]["name"]}"' in r["body"]]
+    assert record["issued_token"].startswith("dit_")
+
+
+def test_a_concurrent_creator_takes_the_name_first(api: Api) -> None:
+    body = create_body()
+    answer = api.create(body, X_Standin_Fault="concurrent-create")
+    assert_error(answer, 422, "unprocessable_entity")
+    assert names(api, body["spec"]["name"]) == 1
+
+
+def test_duplicate_names_mode_creates_a_second_instance() -> None:
+    with running(*unlimited("--duplicate-names")) as api:
+        body = create_body()
+        assert api.create(body).status == 202
+        assert api.create(body).status == 202
+        assert names(api, body["spec"]["name"]) == 2
+
+
+def test_minted_tokens_are_recorded_for_the_tests(api: Api) -> None:
+    inference = api.created()
+    answer = api.call("POST", f"{PATH}/{inference['id']}/tokens", {"name": "ci-mint"}, X_Call_Id="c-1")
+    assert answer.status == 202
+    minted = api.request("GET", "/__standin/tokens").json()
+    assert {"inference_id": inference["id"], "call_id": "c-1", "name": "ci-mint",
+            "value": answer.json()["token"]["value"]} in minted
