@@ -35,7 +35,7 @@ const require = createRequire(import.meta.url);
 // (in TaskHost.load, below), so it is dropped here, before.
 delete process.env.PREVIEW2_SHIM_DEBUG;
 
-const INTERFACE = "workflow:http-task/task@0.1.0";
+const INTERFACE = "workflow:http-task/task@0.2.0";
 export const CALLS = ["describe", "render", "test-request", "execute"];
 const METHODS = {
     describe: "describe",

@@ -1,7 +1,7 @@
 """Runs the HTTP Task component in-process, as a workflow engine does, through `wasmtime`.
 
 `TaskHost` compiles the component once and calls the four exports of
-`workflow:http-task/task@0.1.0`, turning what wasmtime-py returns into plain data: records
+`workflow:http-task/task@0.2.0`, turning what wasmtime-py returns into plain data: records
 become dicts keyed by the WIT field names with `-` replaced by `_`, enums their case name,
 options the value or None, lists lists, tuples tuples, and results `{"ok": value}` or
 `{"err": value}`.
@@ -71,11 +71,13 @@ from wasmtime.component import (
     ValType,
 )
 
-INTERFACE = "workflow:http-task/task@0.1.0"
+INTERFACE = "workflow:http-task/task@0.2.0"
 
 # The WIT types, as this module returns them.
 Severity = Literal["error", "warning"]
-Outcome = Literal["succeeded", "accepted", "rejected", "failed", "unreachable", "invalid"]
+Outcome = Literal[
+    "succeeded", "accepted", "rejected", "failed", "unreachable", "invalid", "needs-confirmation"
+]
 FailureKind = Literal["invalid-request", "http-status", "timeout", "connection", "protocol"]
 
 
@@ -104,6 +106,21 @@ class ResponseView(TypedDict):
     truncated: bool
 
 
+class Exchange(TypedDict):
+    """One exchange of a call, masked: the create, then `ifExists: adopt`'s lookups and mint."""
+
+    request: RequestPreview
+    response: ResponseView | None
+    error: str | None
+
+
+class Rendered(TypedDict):
+    """`render`'s Ok value: the masked request and the warnings it would be sent with."""
+
+    request: RequestPreview
+    warnings: list[Diagnostic]
+
+
 class RequestTestResult(TypedDict):
     """WIT `test-result`; its name does not start with `Test` so that pytest leaves it alone."""
 
@@ -114,6 +131,7 @@ class RequestTestResult(TypedDict):
     diagnostics: list[Diagnostic]
     elapsed_ms: int
     revealed_secrets: list[tuple[str, str]]
+    exchanges: list[Exchange]
 
 
 class StepFailure(TypedDict):
@@ -204,8 +222,8 @@ class TaskHost:
         result: OperationInfo = self._call("describe")
         return result
 
-    def render(self, task_input: TaskInput) -> Ok[RequestPreview] | Err[list[Diagnostic]]:
-        result: Ok[RequestPreview] | Err[list[Diagnostic]] = self._call(
+    def render(self, task_input: TaskInput) -> Ok[Rendered] | Err[list[Diagnostic]]:
+        result: Ok[Rendered] | Err[list[Diagnostic]] = self._call(
             "render", _lower_task_input(task_input)
         )
         return result
@@ -335,7 +353,7 @@ def _case_picker(cases: list[tuple[str, ValType | None]]) -> Callable[[Any], tup
 
     wasmtime-py tags the value (`Variant(tag, payload)`) only when two cases lift to a common
     Python class; otherwise it returns the bare payload (None for a case without one), so
-    `result<request-preview, list<diagnostic>>` comes back as a `Record` or a `list`, and
+    `result<rendered, list<diagnostic>>` comes back as a `Record` or a `list`, and
     `result<string, step-failure>` as a `str` or a `Record`. This applies the same rule,
     through the same `add_classes`, to know which form to expect.
     """

@@ -381,7 +381,9 @@ def test_every_promise_holds_under_attack(harness, server, name):
     case = CASES[name]
     seen = []
     for function in ("test_request", "execute"):
-        call = harness.prepare(url=server.url_for(name), connect_timeout=CONNECT_S, read_timeout=READ_S, deadline=DEADLINE_S)
+        # `ifExists: fail`, so that the server's count is the create alone: adopt would look
+        # the name up on this same hostile server after an ambiguous answer.
+        call = harness.prepare(url=server.url_for(name), connect_timeout=CONNECT_S, read_timeout=READ_S, deadline=DEADLINE_S, if_exists="fail")
         written = case.edit(call) if case.edit else []
         started = time.monotonic()
         # What the server made up and "returned once" must be masked as well.

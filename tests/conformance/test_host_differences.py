@@ -22,7 +22,7 @@ def test_a_known_host_difference_holds(harness, server, name):
         pytest.skip(f"{harness.host} is not one of the project's hosts")
     seen = []
     for function in ("test_request", "execute"):
-        call = harness.prepare(url=server.url_for(name), connect_timeout=CONNECT_S, read_timeout=READ_S, deadline=DEADLINE_S)
+        call = harness.prepare(url=server.url_for(name), connect_timeout=CONNECT_S, read_timeout=READ_S, deadline=DEADLINE_S, if_exists="fail")
         result = harness.call(function, call, posts=None, issued_by=server.issued)
         if function == "test_request":
             seen.append(result["outcome"])

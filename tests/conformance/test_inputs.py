@@ -50,13 +50,17 @@ def test_unknown_fields_warn(harness):
     definition["readTimeoutSecond"] = 3
     result = harness.raw("render", raw_input(json.dumps(definition), json.dumps(load_fixture("parameters.json"))))
     assert "ok" in result  # warnings do not block
+    # 0.2.0: render's Ok carries the warnings the request would be sent with.
+    [warning] = [w for w in result["ok"]["warnings"] if w["path"] == "readTimeoutSecond"]
+    assert warning["severity"] == "warning" and "readTimeoutSeconds" in warning["message"]
     warned = harness.raw("test_request", raw_input(json.dumps(definition), "{}"))
     assert any(d["path"] == "readTimeoutSecond" and "readTimeoutSeconds" in d["message"] for d in warned["diagnostics"])
 
 
 def test_render_shows_the_masked_request(harness):
     result = harness.raw("render", raw_input(json.dumps(load_fixture("definition.json")), json.dumps(load_fixture("parameters.json"))))
-    preview = result["ok"]
+    preview = result["ok"]["request"]
+    assert result["ok"]["warnings"] == []  # the ready definition earns none
     assert preview["method"] == "POST"
     assert preview["url"] == "https://api.digitalocean.com/v2/dedicated-inferences"
     body = json.loads(preview["body"])

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from kit.harness import MASK
+from kit.harness import MASK, free_port
 
 
 def step_output(result: dict) -> dict:
@@ -34,6 +34,33 @@ def test_accepted(harness):
     assert name == "token.value" and token.startswith("dit_")
     assert json.loads(result["response"]["body"])["token"]["value"] == MASK
     assert isinstance(result["elapsed_ms"], int) and result["elapsed_ms"] >= 0
+
+
+def test_a_plain_create_is_the_one_exchange(harness):
+    """0.2.0: `exchanges` lists every exchange of the call; a create accepted at once made
+    exactly one, the create, and it is the `request` and `response` of the result."""
+    result = harness.call("test_request", harness.prepare())
+    assert result["outcome"] == "accepted"
+    [exchange] = result["exchanges"]
+    assert exchange == {"request": result["request"], "response": result["response"], "error": None}
+    assert exchange["request"]["method"] == "POST" and exchange["response"]["status"] == 202
+
+
+def test_nothing_sent_is_no_exchange(harness):
+    def bad_scale(_, parameters):
+        parameters["model"]["scale"] = 0
+
+    result = harness.call("test_request", harness.prepare(edit=bad_scale), posts=0)
+    assert result["outcome"] == "invalid" and result["exchanges"] == []
+
+
+def test_a_refused_connection_is_one_exchange_with_its_error(harness):
+    call = harness.prepare(url=f"http://127.0.0.1:{free_port()}/v2/dedicated-inferences")
+    result = harness.call("test_request", call, posts=None)
+    assert result["outcome"] == "unreachable"
+    [exchange] = result["exchanges"]
+    assert exchange["request"] == result["request"] and exchange["response"] is None
+    assert exchange["error"], exchange
 
 
 def test_accepted_execute_returns_the_step_output_with_the_token(harness):
@@ -120,12 +147,14 @@ def test_unsupported_media_type(harness):
 
 def test_a_taken_name_is_rejected_for_good(harness):
     """A second create of the same name (an engine retrying a step whose create went through)
-    is refused: rejected, not retryable, and the message says why it may have happened."""
+    is refused: rejected, not retryable, and the message says why it may have happened.
+    That is `ifExists: fail`; the ready definition adopts instead."""
     first = harness.prepare()
     assert harness.call("test_request", first)["outcome"] == "accepted"
     name = first.parameters["name"]
 
-    def same_name(_, parameters):
+    def same_name(definition, parameters):
+        definition["ifExists"] = "fail"
         parameters["name"] = name
 
     result = harness.call("test_request", harness.prepare(edit=same_name))
@@ -136,13 +165,14 @@ def test_a_taken_name_is_rejected_for_good(harness):
 
 
 def test_an_accepted_create_whose_body_breaks_off_is_never_retryable(harness):
-    result = harness.call("test_request", harness.prepare(fault="reset-mid-body"))
+    """`ifExists: fail`: the step says how to find the instance (adopt would look it up)."""
+    result = harness.call("test_request", harness.prepare(fault="reset-mid-body", if_exists="fail"))
     assert result["response"]["status"] == 202 and result["response"]["body"] == ""
     assert result["revealed_secrets"] == []
     summary = result["summary"]
     assert "The dedicated inference was created." in summary and "Do not run the step again" in summary, summary
     assert "GET /v2/dedicated-inferences" in summary and "/tokens" in summary, summary
-    f = failure(harness.call("execute", harness.prepare(fault="reset-mid-body")))
+    f = failure(harness.call("execute", harness.prepare(fault="reset-mid-body", if_exists="fail")))
     assert f["retryable"] is False
     assert json.loads(f["response"])["body"] is None
 

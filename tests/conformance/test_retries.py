@@ -78,7 +78,8 @@ def test_a_retried_step(harness, duplicating_standin, mode, name, faults, max_at
     for attempt in range(max_attempts):
         fault = faults[attempt] if attempt < len(faults) else None
         url = "http://127.0.0.1:9/v2/dedicated-inferences" if fault == "refused" else f"{api.url}/v2/dedicated-inferences"
-        call = harness.prepare(fault=None if fault == "refused" else fault, url=url, read_timeout=1)
+        # `ifExists: fail`: what a retry does without adopting (test_adopt.py: with it).
+        call = harness.prepare(fault=None if fault == "refused" else fault, url=url, read_timeout=1, if_exists="fail")
         if step_name is None:
             step_name = call.parameters["name"]
         call.parameters["name"] = step_name  # every attempt is the same step

@@ -85,9 +85,12 @@ def prepare_call(
     connect_timeout: int = 2,
     read_timeout: int = 2,
     deadline: int | None = None,
+    if_exists: str | None = None,
     edit: Callable[[dict, dict], None] | None = None,
 ) -> Call:
-    """The fixture definition pointed at the stand-in, a unique name, short timeouts."""
+    """The fixture definition pointed at the stand-in, a unique name, short timeouts.
+    `if_exists` sets the definition's `ifExists` (the fixture's is `adopt`): the cases that
+    prove what `fail` does, one create and nothing else per call, pin `"fail"`."""
     definition = load_fixture("definition.json")
     parameters = load_fixture("parameters.json")
     parameters["name"] = unique_name()
@@ -102,6 +105,8 @@ def prepare_call(
     definition["readTimeoutSeconds"] = read_timeout
     if deadline is not None:
         definition["deadlineSeconds"] = deadline
+    if if_exists is not None:
+        definition["ifExists"] = if_exists
     if edit:
         edit(definition, parameters)
     return call

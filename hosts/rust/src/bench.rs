@@ -15,7 +15,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rust_host::{Diagnostic, Outcome, RequestPreview, TaskInput, TaskRunner};
+use rust_host::{Diagnostic, Outcome, Rendered, TaskInput, TaskRunner};
 use serde_json::{Value, json};
 
 pub const DEFAULT_CALLS: usize = 200;
@@ -151,7 +151,7 @@ impl Bench {
         };
         // The direct POST sends what the component sends: its rendered request, unmasked.
         let preview = match bench.render(&bench.input_named(NAME))? {
-            Ok(preview) => preview,
+            Ok(rendered) => rendered.request,
             Err(diagnostics) => {
                 return Err(format!(
                     "the fixture did not render: {} diagnostics",
@@ -170,7 +170,7 @@ impl Bench {
     }
 
     /// `render` on a fresh instance.
-    fn render(&self, input: &TaskInput) -> Result<Result<RequestPreview, Vec<Diagnostic>>, String> {
+    fn render(&self, input: &TaskInput) -> Result<Result<Rendered, Vec<Diagnostic>>, String> {
         let (mut store, task) =
             self.runner.instantiate(None).map_err(|error| format!("instantiate: {error:?}"))?;
         task.workflow_http_task_task()

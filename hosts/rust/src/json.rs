@@ -6,8 +6,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::{
-    Diagnostic, FailureKind, FieldInfo, Header, OperationInfo, Outcome, RequestPreview,
-    ResponseView, Severity, StepFailure, TaskInput, TestResult,
+    Diagnostic, Exchange, FailureKind, FieldInfo, Header, OperationInfo, Outcome, Rendered,
+    RequestPreview, ResponseView, Severity, StepFailure, TaskInput, TestResult,
 };
 
 /// `task-input` from the JSON of a request's `input`. `definition` and `parameters` are JSON
@@ -72,9 +72,12 @@ fn field_info(field: &FieldInfo) -> Value {
     })
 }
 
-pub fn render_result(result: &Result<RequestPreview, Vec<Diagnostic>>) -> Value {
+pub fn render_result(result: &Result<Rendered, Vec<Diagnostic>>) -> Value {
     match result {
-        Ok(preview) => json!({ "ok": request_preview(preview) }),
+        Ok(rendered) => json!({ "ok": {
+            "request": request_preview(&rendered.request),
+            "warnings": diagnostic_list(&rendered.warnings),
+        } }),
         Err(diagnostics) => json!({ "err": diagnostic_list(diagnostics) }),
     }
 }
@@ -88,6 +91,15 @@ pub fn test_result(result: &TestResult) -> Value {
         "diagnostics": diagnostic_list(&result.diagnostics),
         "elapsed-ms": result.elapsed_ms,
         "revealed-secrets": pairs(&result.revealed_secrets),
+        "exchanges": result.exchanges.iter().map(exchange).collect::<Vec<_>>(),
+    })
+}
+
+fn exchange(exchange: &Exchange) -> Value {
+    json!({
+        "request": request_preview(&exchange.request),
+        "response": exchange.response.as_ref().map(response_view),
+        "error": exchange.error,
     })
 }
 
@@ -163,6 +175,7 @@ fn outcome(outcome: Outcome) -> &'static str {
         Outcome::Failed => "failed",
         Outcome::Unreachable => "unreachable",
         Outcome::Invalid => "invalid",
+        Outcome::NeedsConfirmation => "needs-confirmation",
     }
 }
 
