@@ -9,8 +9,9 @@
 // COMPONENT_WASM names another component than the release build.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { test } from "node:test";
 
@@ -46,8 +47,53 @@ test("ready line, then one reply per request in order, exit 0", () => {
     assert.deepEqual(replies.map((r) => r.id), [1, "two", null]);
     assert.equal(replies[0].ok.method, "POST");
     assert.equal(typeof replies[0].ok["body-fields"][0]["type-name"], "string");
-    assert.ok(replies[1].ok.ok.headers.some((h) => h.name.toLowerCase() === "content-length"));
+    // 0.2.0: render's Ok is the record `rendered` ({request, warnings}).
+    assert.ok(replies[1].ok.ok.request.headers.some((h) => h.name.toLowerCase() === "content-length"));
+    assert.deepEqual(replies[1].ok.ok.warnings, []);
     assert.equal(replies[2].ok.err[0].severity, "error");
+});
+
+test("render's warnings and test-request's exchanges, with the WIT's kebab-case names", async () => {
+    // A 202 as the API gives it, for whatever was sent (the create's answer, no lookup).
+    const spec = { name: JSON.parse(parameters).name };
+    const server = createServer((request, response) => {
+        request.resume();
+        request.on("end", () => {
+            const body = JSON.stringify({
+                dedicated_inference: { id: "6b0b8f8e-8a4c-4a8b-9d5e-0c1f2a3b4c5d", status: "provisioning", spec },
+                token: { id: "t-1", name: "support-llm-token", value: "dit_nodetest0123456789abcdef" },
+            });
+            response.writeHead(202, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+            response.end(body);
+        });
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const definitionObject = JSON.parse(definition);
+    definitionObject.httpRequest.url = `http://127.0.0.1:${server.address().port}/v2/dedicated-inferences`;
+    const warned = { ...definitionObject, readTimeoutSecond: 3 };
+    const lines = [
+        { id: 1, call: "render", input: { ...input, definition: JSON.stringify(warned) } },
+        { id: 2, call: "test-request", input: { ...input, definition: JSON.stringify(definitionObject) } },
+    ];
+    try {
+        const child = spawn(process.execPath, [join(repoRoot, "hosts/node/adapter.mjs"), wasm], { stdio: ["pipe", "pipe", "inherit"] });
+        let stdout = "";
+        child.stdout.on("data", (chunk) => (stdout += chunk));
+        child.stdin.end(lines.map((l) => JSON.stringify(l) + "\n").join(""));
+        await new Promise((resolve) => child.on("close", resolve));
+        const [, rendered, tested] = stdout.trim().split("\n").map((l) => JSON.parse(l));
+        const [warning] = rendered.ok.ok.warnings.filter((w) => w.path === "readTimeoutSecond");
+        assert.equal(warning.severity, "warning");
+        assert.match(warning.message, /readTimeoutSeconds/);
+        const result = tested.ok;
+        assert.equal(result.outcome, "accepted", result.summary);
+        for (const key of ["revealed-secrets", "elapsed-ms", "exchanges"]) assert.ok(key in result, key);
+        assert.equal(result.exchanges.length, 1, "a plain create is one exchange");
+        assert.deepEqual(result.exchanges[0], { request: result.request, response: result.response, error: null });
+        assert.ok(!stdout.includes(TOKEN), "a secret was printed");
+    } finally {
+        server.close();
+    }
 });
 
 test("every bad request line is answered with error, and the adapter goes on", () => {
