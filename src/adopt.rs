@@ -146,13 +146,10 @@ pub fn adopt(
             path_with_query: format!("{collection}?per_page={}&page={page}", adoption.per_page),
             ..create.url.clone()
         };
-        let answer = match exchange(call, create, Method::GET, url, None) {
+        let answer = match read(call, create, url, adoption, "look the name up") {
             Ok(answer) => answer,
             Err(unanswered) => return unanswered.ended(trigger, why),
         };
-        if let Some(ended) = refused(&answer, adoption.read_scope, "look the name up") {
-            return ended;
-        }
         let Some(listing) = json_of(&answer) else {
             return retry(format!(
                 "{why}, and the listing of GET {collection} answered {} without a readable list: the next attempt will look again.",
@@ -193,13 +190,10 @@ pub fn adopt(
             path_with_query: format!("{collection}/{id}"),
             ..create.url.clone()
         };
-        let answer = match exchange(call, create, Method::GET, url, None) {
+        let answer = match read(call, create, url, adoption, "read the instance") {
             Ok(answer) => answer,
             Err(unanswered) => return unanswered.ended(trigger, why),
         };
-        if let Some(ended) = refused(&answer, adoption.read_scope, "read the instance") {
-            return ended;
-        }
         match json_of(&answer).and_then(|j| j.get(operation.answer.resource_member).cloned()) {
             Some(full) if answer.status == 200 => item = full,
             _ => {
@@ -284,6 +278,8 @@ enum Unanswered {
     /// The answer (of this status) was cut off.
     Cut(u16),
     NoAnswer(TransportError),
+    /// An answer that ends the adoption as it is (a refusal for scope).
+    Refused(Box<Ended>),
 }
 
 impl Unanswered {
@@ -296,23 +292,25 @@ impl Unanswered {
             ),
             Unanswered::Cut(status) => format!("its answer ({status}) was cut off"),
             Unanswered::NoAnswer(error) => format!("it got no answer ({})", error.detail),
+            Unanswered::Refused(_) => "it was refused".into(),
         }
     }
 
     /// How the adoption ends: retryable, the next attempt adopts.
     fn ended(self, trigger: Trigger, why: &str) -> Ended {
-        let kind = match &self {
-            Unanswered::NoTime(deadline) => return no_time(trigger, why, *deadline),
+        let reason = self.reason();
+        let kind = match self {
+            Unanswered::Refused(ended) => return *ended,
+            Unanswered::NoTime(deadline) => return no_time(trigger, why, deadline),
             Unanswered::Cut(_) => FailureKind::Protocol,
-            Unanswered::NoAnswer(error) => crate::outcome::classify_transport(error)
+            Unanswered::NoAnswer(error) => crate::outcome::classify_transport(&error)
                 .failure
                 .map_or(FailureKind::Connection, |f| f.kind),
         };
         Ended::Retry {
             kind,
             message: format!(
-                "{why}, and looking the name up failed: {}. The next attempt will look again.",
-                self.reason()
+                "{why}, and looking the name up failed: {reason}. The next attempt will look again."
             ),
         }
     }
@@ -371,6 +369,22 @@ fn follow_up(
             deadline: left,
             ..create.timeouts
         },
+    }
+}
+
+/// A GET of the lookup: its complete answer, or why the adoption ends (no answer, or the read
+/// refused for scope).
+fn read(
+    call: &mut Call<'_>,
+    create: &WireRequest,
+    url: TargetUrl,
+    adoption: &Adoption,
+    to: &'static str,
+) -> Result<WireResponse, Unanswered> {
+    let answer = exchange(call, create, Method::GET, url, None)?;
+    match refused(&answer, adoption.read_scope, to) {
+        Some(ended) => Err(Unanswered::Refused(Box::new(ended))),
+        None => Ok(answer),
     }
 }
 

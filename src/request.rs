@@ -496,26 +496,55 @@ fn read_timeouts(
     }
 }
 
+/// A field whose value is one of `choices` (its first is what absence or null means); anything
+/// else is an error at the field, naming the choices.
+fn read_choice<T: Copy>(
+    definition: &Value,
+    field: &str,
+    choices: &[(&str, T)],
+    diagnostics: &mut Diagnostics,
+) -> Option<T> {
+    let first = choices.first()?.1;
+    match definition.get(field) {
+        None | Some(Value::Null) => Some(first),
+        Some(Value::String(s)) => match choices.iter().find(|(name, _)| name == s) {
+            Some((_, value)) => Some(*value),
+            None => refuse_choice(definition, field, choices, diagnostics, first),
+        },
+        Some(_) => refuse_choice(definition, field, choices, diagnostics, first),
+    }
+}
+
+fn refuse_choice<T: Copy>(
+    definition: &Value,
+    field: &str,
+    choices: &[(&str, T)],
+    diagnostics: &mut Diagnostics,
+    fallback: T,
+) -> Option<T> {
+    let names: Vec<String> = choices
+        .iter()
+        .map(|(name, _)| format!("`{name}`"))
+        .collect();
+    let found = definition.get(field).map(json_text).unwrap_or_default();
+    diagnostics.error(
+        field,
+        format!(
+            "expected {}, found {}",
+            names.join(" or "),
+            abbreviate(&found, 40)
+        ),
+    );
+    Some(fallback)
+}
+
 fn read_if_exists(
     operation: &Operation,
     definition: &Value,
     diagnostics: &mut Diagnostics,
 ) -> IfExists {
-    let chosen = match definition.get("ifExists") {
-        None | Some(Value::Null) => IfExists::Fail,
-        Some(Value::String(s)) if s == "fail" => IfExists::Fail,
-        Some(Value::String(s)) if s == "adopt" => IfExists::Adopt,
-        Some(other) => {
-            diagnostics.error(
-                "ifExists",
-                format!(
-                    "expected `adopt` or `fail`, found {}",
-                    abbreviate(&json_text(other), 40)
-                ),
-            );
-            IfExists::Fail
-        }
-    };
+    let choices = [("fail", IfExists::Fail), ("adopt", IfExists::Adopt)];
+    let chosen = read_choice(definition, "ifExists", &choices, diagnostics).unwrap_or_default();
     if chosen == IfExists::Adopt && operation.adoption.is_none() {
         diagnostics.error(
             "ifExists",
@@ -544,21 +573,11 @@ fn read_confirm_adopt(definition: &Value, diagnostics: &mut Diagnostics) -> Opti
 }
 
 fn read_returned_secret(definition: &Value, diagnostics: &mut Diagnostics) -> ReturnedSecret {
-    match definition.get("returnedToken") {
-        None | Some(Value::Null) => ReturnedSecret::Include,
-        Some(Value::String(s)) if s == "include" => ReturnedSecret::Include,
-        Some(Value::String(s)) if s == "omit" => ReturnedSecret::Omit,
-        Some(other) => {
-            diagnostics.error(
-                "returnedToken",
-                format!(
-                    "expected `include` or `omit`, found {}",
-                    abbreviate(&json_text(other), 40)
-                ),
-            );
-            ReturnedSecret::Include
-        }
-    }
+    let choices = [
+        ("include", ReturnedSecret::Include),
+        ("omit", ReturnedSecret::Omit),
+    ];
+    read_choice(definition, "returnedToken", &choices, diagnostics).unwrap_or_default()
 }
 
 /// The definition's headers rendered and checked, then the operation's default headers

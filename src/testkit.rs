@@ -526,3 +526,35 @@ impl Transport for FakeApi {
         self.clock
     }
 }
+
+/// A small deterministic generator (xorshift) for the randomized schedules: seeded per
+/// schedule, so that a failing one is reproduced by its number, with no dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    /// The generator of schedule `seed`.
+    pub fn for_schedule(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// Writes a reliability report, `target/reliability/<name>.md` (tools/reliability_report.py
+/// assembles docs/reliability.md from them), and prints it.
+pub fn write_report(name: &str, text: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/reliability");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.md")), text).unwrap();
+    println!("{text}");
+}

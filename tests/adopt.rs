@@ -417,7 +417,7 @@ fn an_unknown_if_exists_value_is_an_error_at_its_path() {
     let input = input_with(|d, _| d["ifExists"] = json!("reuse"));
     let diagnostics = task::render(&OP, &input).unwrap_err();
     assert_eq!(diagnostics[0].path, "ifExists");
-    assert!(diagnostics[0].message.contains("`adopt` or `fail`"));
+    assert!(diagnostics[0].message.contains("`fail` or `adopt`"));
 }
 
 #[test]

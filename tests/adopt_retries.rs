@@ -29,7 +29,9 @@ use std::fmt::Write as _;
 
 use do_dedicated_inference_task::operation::CREATE_DEDICATED_INFERENCE as OP;
 use do_dedicated_inference_task::task;
-use do_dedicated_inference_task::testkit::{CreateFault, FakeApi, input_with, now};
+use do_dedicated_inference_task::testkit::{
+    CreateFault, FakeApi, Rng, input_with, now, write_report,
+};
 use serde_json::{Value, json};
 
 const FAULTS: &[Option<CreateFault>] = &[
@@ -73,18 +75,6 @@ impl Mode {
     }
 }
 
-/// xorshift, seeded per schedule: a failing schedule is reproduced by its number.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
 #[derive(Default)]
 struct Tally {
     schedules: u64,
@@ -108,7 +98,7 @@ fn run(mode: Mode, schedules: u64) -> Tally {
         ..Tally::default()
     };
     for seed in 1..=schedules {
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut rng = Rng::for_schedule(seed);
         let max_attempts = 3 + rng.below(3);
         let faults: Vec<Option<CreateFault>> = (0..max_attempts)
             .map(|_| FAULTS[rng.below(FAULTS.len())])
@@ -304,8 +294,5 @@ fn adopting_steps_are_never_stranded_and_never_create_twice() {
             let _ = writeln!(text, "| {ending} | {} | {count} |", mode.label());
         }
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/reliability");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("adopt-retries.md"), &text).unwrap();
-    println!("{text}");
+    write_report("adopt-retries", &text);
 }

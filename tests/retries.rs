@@ -56,7 +56,9 @@ use std::fmt::Write as _;
 use do_dedicated_inference_task::operation::CREATE_DEDICATED_INFERENCE as OP;
 use do_dedicated_inference_task::request::TaskInput;
 use do_dedicated_inference_task::task::{self, StepFailure};
-use do_dedicated_inference_task::testkit::{accepted, api_error, broken, input_with, now};
+use do_dedicated_inference_task::testkit::{
+    Rng, accepted, api_error, broken, input_with, now, write_report,
+};
 use do_dedicated_inference_task::transport::{
     BodyEnd, Delivery, Transport, TransportError, TransportErrorKind, WireRequest, WireResponse,
 };
@@ -351,23 +353,6 @@ fn claim(message: &str) -> &'static str {
     }
 }
 
-/// A small deterministic generator (xorshift), seeded per schedule: no dependency, and a
-/// failing schedule is reproduced by its number.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Schedule `seed`: the attempts allowed, the definition's retry policy, a fault per attempt
 /// and the status of a taken name. The same in both modes.
 struct Schedule {
@@ -378,7 +363,7 @@ struct Schedule {
 }
 
 fn schedule(seed: u64) -> Schedule {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::for_schedule(seed);
     let max_attempts = 1 + rng.below(5) as u32;
     let interval = 1 + rng.below(3) as u64;
     let backoff_rate = [1.0, 1.5, 2.0][rng.below(3)];
@@ -650,8 +635,5 @@ fn retries_follow_only_ambiguous_failures_and_never_a_delivered_2xx() {
             let _ = writeln!(text, "| {ending} | {} | {count} |", names.label());
         }
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/reliability");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("retries.md"), &text).unwrap();
-    println!("{text}");
+    write_report("retries", &text);
 }
