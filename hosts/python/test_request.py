@@ -4,8 +4,18 @@ workflow editor's "Test request" button does.
 By default the request goes to the local stand-in of the API (standin/standin.py); with
 --real it goes to https://api.digitalocean.com and an accepted request creates a real,
 billed dedicated inference. Run it as scripts/test-request, which installs the tools first.
-Exit status: 0 when the outcome is accepted or succeeded, 1 for any other outcome, 2 for a
-usage or tool error.
+The output lists every exchange the call made (the create, then with "ifExists": "adopt" its
+lookups and token mint), masked, one line each.
+
+Adopting (the ready definition's "ifExists": "adopt"): when the name is taken by an instance
+with the same spec, the component adopts it and mints a new token for it. Against the
+stand-in (loopback) it does so at once. With --real it stops first (outcome
+needs-confirmation, nothing minted) and this tool asks "Adopt <id> and mint a token? [y/N]"
+when stdin is a terminal, and sends again with "confirmAdopt": "<id>" on yes. Without a
+terminal it prints the id and exits 1: rerun with --confirm-adopt ID to mint.
+
+Exit status: 0 when the outcome is accepted or succeeded, 1 for any other outcome (declined
+adoption included), 2 for a usage or tool error.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from wasmtime import WasmtimeError
 
@@ -30,7 +41,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "standin"))
 
 from artifact import BuildError, build_artifact  # noqa: E402
-from host import ComponentTrap, Header, RequestTestResult, TaskHost  # noqa: E402
+from host import ComponentTrap, Exchange, Header, RequestTestResult, TaskHost  # noqa: E402
 from launcher import StandInError, running_standin  # noqa: E402
 
 # The stand-in accepts any `dop_v1_` token of 8 or more further characters.
@@ -46,6 +57,7 @@ OUTCOME_COLORS = {
     "failed": "31",
     "unreachable": "31",
     "invalid": "31",
+    "needs-confirmation": "33",
 }
 SEVERITY_COLORS = {"error": "31", "warning": "33"}
 
@@ -105,6 +117,12 @@ def parse_args() -> argparse.Namespace:
         help="send to https://api.digitalocean.com with $DIGITALOCEAN_TOKEN (billed!)",
     )
     parser.add_argument(
+        "--confirm-adopt",
+        metavar="ID",
+        help='adopt the existing instance ID (its name and spec match) and mint a token for it '
+        'without asking: adds "confirmAdopt": ID to the definition (only --real asks at all)',
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print the result as JSON, as the component returns it"
     )
     parser.add_argument(
@@ -142,12 +160,103 @@ def run(args: argparse.Namespace) -> RequestTestResult:
         else:
             definition = point_at(definition, stack.enter_context(standin()))
         token = env_token or DEMO_TOKEN
+        if args.confirm_adopt:
+            definition = with_confirmed_adoption(definition, args.confirm_adopt)
         try:
-            return TaskHost(wasm).test_request(
-                {"definition": definition, "parameters": parameters, "secrets": {"token": token}}
-            )
+            host = TaskHost(wasm)
+            secrets = {"token": token}
+            result = host.test_request({"definition": definition, "parameters": parameters, "secrets": secrets})
+            if result["outcome"] != "needs-confirmation":
+                return result
+            adopt = adoption_id(result)
+            if adopt is None or not ask_to_adopt(result, adopt):
+                return result
+            # Sent again, create first: the name is taken by `adopt`, which it now mints for.
+            confirmed = with_confirmed_adoption(definition, adopt)
+            return host.test_request({"definition": confirmed, "parameters": parameters, "secrets": secrets})
         except (ComponentTrap, WasmtimeError, ValueError) as error:
             raise ToolError(f"the component failed: {error}") from error
+
+
+def with_confirmed_adoption(definition: str, instance_id: str) -> str:
+    """The definition with `"confirmAdopt": instance_id` (the person confirmed adopting it)."""
+    try:
+        parsed = json.loads(definition)
+    except json.JSONDecodeError:
+        return definition  # for the component to report
+    if not isinstance(parsed, dict):
+        return definition
+    parsed["confirmAdopt"] = instance_id
+    return json.dumps(parsed, ensure_ascii=False)
+
+
+def adoption_id(result: RequestTestResult) -> str | None:
+    """The id of the instance a `needs-confirmation` result would adopt.
+
+    Taken from the exchanges, not from the summary's wording: the last lookup's answer is a
+    `GET …/{id}` (its URL's last segment) or a listing page, whose items named like the
+    create's `spec.name` are the candidates. The summary must name the candidate (with
+    duplicate names allowed, that tells which); failing that, the id the summary names."""
+    candidates: list[str] = []
+    name = created_name(result)
+    for exchange in reversed(result["exchanges"][1:]):
+        request, response = exchange["request"], exchange["response"]
+        if request["method"] != "GET":
+            continue
+        path = urlsplit(request["url"]).path.rstrip("/")
+        create_path = urlsplit(result["exchanges"][0]["request"]["url"]).path.rstrip("/")
+        if path.startswith(create_path + "/"):
+            candidates.append(unquote(path[len(create_path) + 1 :]))
+        elif response is not None and name is not None:
+            candidates += listed_ids(response["body"], name)
+        if candidates:
+            break
+    for candidate in candidates:
+        if candidate and candidate in result["summary"]:
+            return candidate
+    named = re.search(r"Would adopt the existing .*? (\S+) \(", result["summary"])
+    return named.group(1) if named else None
+
+
+def created_name(result: RequestTestResult) -> str | None:
+    request = result["request"]
+    try:
+        body = json.loads(request["body"]) if request and request["body"] else None
+    except json.JSONDecodeError:
+        return None
+    spec = body.get("spec") if isinstance(body, dict) else None
+    name = spec.get("name") if isinstance(spec, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def listed_ids(body: str, name: str) -> list[str]:
+    try:
+        page = json.loads(body)
+    except json.JSONDecodeError:
+        return []
+    items = page.get("dedicated_inferences") if isinstance(page, dict) else None
+    ids = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        spec = item.get("spec") if isinstance(item.get("spec"), dict) else {}
+        if name in (spec.get("name"), item.get("name")) and isinstance(item.get("id"), str):
+            ids.append(item["id"])
+    return ids
+
+
+def ask_to_adopt(result: RequestTestResult, instance_id: str) -> bool:
+    """Asks the person on the terminal; without one, says how to confirm and declines."""
+    print(result["summary"], file=sys.stderr)
+    if not sys.stdin.isatty():
+        print(f"test-request: not adopted; rerun with --confirm-adopt {instance_id} to adopt it "
+              "and mint a token", file=sys.stderr)
+        return False
+    try:
+        answer = input(f"Adopt {instance_id} and mint a token? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def default_secrets_file() -> Path:
@@ -230,6 +339,10 @@ def format_result(result: RequestTestResult, *, reveal: bool, saved: Path | None
         if response["truncated"]:
             lines.append("  (body truncated: only its first 1 MiB is shown)")
 
+    if result["exchanges"]:
+        lines += ["", "Exchanges"]
+        lines += [f"  {number}. {exchange_line(exchange)}" for number, exchange in enumerate(result["exchanges"], 1)]
+
     lines += ["", "Diagnostics"]
     for diagnostic in result["diagnostics"]:
         severity = paint(diagnostic["severity"].ljust(8), SEVERITY_COLORS[diagnostic["severity"]])
@@ -248,6 +361,16 @@ def format_result(result: RequestTestResult, *, reveal: bool, saved: Path | None
         for name, value in result["revealed_secrets"]:
             lines.append(f"  {name}: {value}  (returned once; {note})")
     return "\n".join(lines)
+
+
+def exchange_line(exchange: Exchange) -> str:
+    """`GET <url> → 200 OK`, or `→ <why no answer came>`: masked, as the component gives it."""
+    request, response = exchange["request"], exchange["response"]
+    if response is not None:
+        answer = status_text(response["status"])
+    else:
+        answer = exchange["error"] or "no answer"
+    return f"{request['method']} {request['url']} → {answer}"
 
 
 def header_lines(headers: list[Header]) -> list[str]:
