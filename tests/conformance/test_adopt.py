@@ -135,3 +135,12 @@ def test_test_request_shows_each_exchange_of_an_adoption(harness):
     assert [e["response"]["status"] for e in result["exchanges"][1:]] == [200, 200, 202]
     [(name, value)] = result["revealed_secrets"]
     assert name == "token.value" and value in issued_for(harness.standin, call.call_id)
+
+
+def test_describe_offers_if_exists_and_the_ready_definition_adopts(harness):
+    info = harness.adapter.call("describe")
+    [field] = [f for f in info["definition_fields"] if f["path"] == "ifExists"]
+    assert field["allowed_values"] == ["fail", "adopt"] and field["default_value"] == "fail"
+    for scope in ("dedicated_inference:read", "dedicated_inference_tokens:create"):
+        assert scope in field["description"] and scope in info["description"]
+    assert json.loads(info["default_definition"])["ifExists"] == "adopt"

@@ -56,6 +56,7 @@ pub fn operation_info(info: &OperationInfo) -> Value {
         "description": info.description,
         "headers": info.headers.iter().map(field_info).collect::<Vec<_>>(),
         "body-fields": info.body_fields.iter().map(field_info).collect::<Vec<_>>(),
+        "definition-fields": info.definition_fields.iter().map(field_info).collect::<Vec<_>>(),
         "default-definition": info.default_definition,
         "example-parameters": info.example_parameters,
     })
