@@ -39,6 +39,8 @@ def test_the_python_snippet_runs_as_written(standin):
     definition, parameters = inputs(standin)
     scope = {"definition": definition, "parameters": parameters, "token": API_TOKEN}
     exec(block("python", "TaskHost("), scope)  # noqa: S102 (the README's own code)
+    rendered = scope["rendered"]["ok"]  # 0.2.0: the record `rendered`
+    assert rendered["request"]["method"] == "POST" and rendered["warnings"] == []
     output = json.loads(scope["result"]["ok"])
     assert output["statusCode"] == 202 and output["body"]["token"]["value"].startswith("dit_")
 
