@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use crate::json::json_text;
 use crate::operation::{Adoption, Operation};
 use crate::outcome::{Effect, FailureKind, Verdict};
-use crate::response::BODY_LIMIT;
+use crate::response::{BODY_JSON_LIMITS, BODY_LIMIT};
 use crate::secrets::SecretSet;
 use crate::transport::{
     BodyEnd, Delivery, Transport, TransportError, WireRequest, WireResponse, human_duration,
@@ -447,8 +447,10 @@ fn mint(
     }
 }
 
+/// An answer's body as JSON, within the bounds every answer is read with.
 fn json_of(response: &WireResponse) -> Option<Value> {
-    serde_json::from_slice(&response.body).ok()
+    let text = std::str::from_utf8(&response.body).ok()?;
+    crate::json::parse_bounded(text, BODY_JSON_LIMITS).ok()
 }
 
 /// The resource's name in a listed item: `spec.name`, else a top-level `name`.

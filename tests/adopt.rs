@@ -438,3 +438,29 @@ fn describe_lists_if_exists_with_its_values_and_the_ready_definition_adopts() {
     let ready: Value = serde_json::from_str(&info.default_definition).unwrap();
     assert_eq!(ready["ifExists"], "adopt");
 }
+
+#[test]
+fn a_hostile_listing_ends_retryable_without_a_trap() {
+    use do_dedicated_inference_task::testkit::{Replying, answer, api_error};
+    let bodies = [
+        "[".repeat(100_000),
+        "not json".to_string(),
+        r#"{"dedicated_inferences": "no list"}"#.to_string(),
+        r#"{"dedicated_inferences": [{"spec": {"name": 5}}, {"name": null}, 7]}"#.to_string(),
+    ];
+    for body in bodies {
+        let mut api = Replying(|r: &do_dedicated_inference_task::transport::WireRequest| {
+            Ok(if r.method == "POST" {
+                api_error(409, "conflict", "name already in use", &[])
+            } else {
+                answer(
+                    200,
+                    &[("content-type", "application/json")],
+                    body.as_bytes(),
+                )
+            })
+        });
+        let failure = task::execute(&OP, &adopting(|_| {}), &mut api, now()).unwrap_err();
+        assert!(failure.retryable, "{}", failure.message);
+    }
+}
