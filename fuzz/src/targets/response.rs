@@ -1,6 +1,6 @@
 //! Any answer (status, headers, body bytes, how the body ended, or no answer at all) through a
 //! scripted transport into both `task::test_request` and `task::execute`, with the fixture's
-//! request.
+//! request, `ifExists: fail` (one exchange).
 //!
 //! Invariants: exactly one send per call; `execute` is Ok exactly for a complete 2xx; no secret
 //! (the API token, the Hugging Face token, the `token.value` the API returns) shows in the
@@ -143,8 +143,12 @@ fn check(input: Input) {
         .and_then(|r| returned_token(r, &full_body));
     secrets.extend(returned.iter().cloned());
 
+    // One exchange: `ifExists: fail` (adopt's follow-up requests are tests/adopt.rs's).
+    let mut definition: Value =
+        serde_json::from_str(FIXTURE_DEFINITION).expect("the fixture is JSON");
+    definition["ifExists"] = json!("fail");
     let task_input = TaskInput {
-        definition: FIXTURE_DEFINITION.into(),
+        definition: definition.to_string(),
         parameters: FIXTURE_PARAMETERS.into(),
         secrets: vec![("token".into(), API_TOKEN.into())],
     };
