@@ -14,7 +14,10 @@ changed), starts the local stand-in of the API (standin/launcher.py), then serve
 - `GET /api/config`   the target (stand-in or real API) and where credentials come from
 - `POST /api/test-request`   `{"definition": text, "parameters": text, "confirmBilled": bool}`
                       → `{"result": <test-result>, "credential": {...}}`; the result's fields
-                      are camelCase, as jco gives the same record to JavaScript.
+                      are camelCase, as jco gives the same record to JavaScript. A result
+                      `needs-confirmation` (`ifExists: adopt` on a real host) is answered as
+                      any other; the page asks the person and sends again with the definition's
+                      `confirmAdopt` set to the instance's id.
 
 The first line of standard output is the page's URL; the second names the stand-in. It serves
 until Ctrl-C (SIGINT) or SIGTERM, then stops everything it started.
@@ -276,7 +279,7 @@ class Engine:
         # Where it would go: rendering sends nothing. A definition that does not render is
         # reported by test-request itself (outcome invalid, nothing sent).
         preview = self.host.render({"definition": definition, "parameters": parameters, "secrets": {}})
-        url = preview["ok"]["url"] if "ok" in preview else None
+        url = preview["ok"]["request"]["url"] if "ok" in preview else None
         loopback = url is not None and is_loopback(url)
         secrets: dict[str, str] = {}
         source = None

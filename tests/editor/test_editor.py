@@ -315,6 +315,172 @@ def test_accepted_reveals_the_returned_token_only_on_request(page: Page, editor:
     assert len(answers) == 1 and token in answers[0].text()
 
 
+def exchange_rows(result: Locator) -> Locator:
+    return result.locator("section.exchanges [data-testid=exchange]")
+
+
+def test_the_exchanges_show_under_the_result(page: Page, editor: Editor) -> None:
+    """0.2.0's `exchanges`: a plain create is one line, `POST <url> → 202 Accepted`, whose
+    masked request and response open on a click."""
+    prepare(page, unique_name=True)
+    result = click_test_request(page)
+    expect_outcome(result, "accepted", "Accepted")
+    rows = exchange_rows(result)
+    expect(rows).to_have_count(1)
+    expect(result.locator("section.exchanges > h4")).to_have_text("Exchanges (1)")
+    line = rows.locator("summary")
+    expect(line).to_have_text(f"POST {editor.standin}/v2/dedicated-inferences → 202 Accepted")
+    body = rows.get_by_label("Response 1 body")
+    expect(body).to_be_hidden()
+    line.click()
+    expect(body).to_be_visible()
+    expect(body).to_contain_text(f'"value": "{MASK}"')
+    expect(rows.get_by_label("Request 1 body")).to_contain_text(f'"hugging_face_token": "{MASK}"')
+    expect(rows.locator("table.headers").first).to_contain_text(f"authorizationBearer {MASK}")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    result.locator("section.exchanges").screenshot(path=SHOTS / "exchanges.png")
+
+
+def test_a_taken_name_on_the_stand_in_is_adopted_with_its_exchanges(page: Page, editor: Editor) -> None:
+    """The ready definition adopts: the second Test request of the same name meets it taken,
+    looks it up and, on loopback without asking, mints a token for it; every exchange shows."""
+    call_id = prepare(page, unique_name=True)
+    expect_outcome(click_test_request(page), "accepted", "Accepted")
+    result = click_test_request(page)
+    expect(result.get_by_test_id("summary")).to_contain_text("Adopted the existing dedicated inference")
+    expect_outcome(result, "accepted", "Accepted")
+    rows = exchange_rows(result)
+    expect(rows.last).to_contain_text("/tokens")
+    lines = [text.strip() for text in rows.locator("summary").all_inner_texts()]
+    base = re.escape(f"{editor.standin}/v2/dedicated-inferences")
+    # The create, met taken; the listing (and a GET of the instance, when the listing did not
+    # carry its spec); the mint.
+    assert re.fullmatch(rf"POST {base} → (409 Conflict|422 Unprocessable (Entity|Content))", lines[0]), lines
+    assert re.fullmatch(rf"GET {base}\?\S*per_page=200\S* → 200 OK", lines[1]), lines
+    assert all(re.fullmatch(rf"GET {base}[/?]\S* → 200 OK", line) for line in lines[2:-1]), lines
+    assert re.fullmatch(rf"POST {base}/[^/ ]+/tokens → 202 Accepted", lines[-1]), lines
+    expect(result.locator("section.revealed")).to_contain_text("Store it now")
+    assert len(editor.records(call_id)) == 2, "one create per click"
+    page.locator("#run").screenshot(path=SHOTS / "adopted.png")
+
+
+NEEDS_ID = "6b0b8f8e-8a4c-4a8b-9d5e-0c1f2a3b4c5d"
+REAL_URL = "https://api.digitalocean.com/v2/dedicated-inferences"
+
+
+def canned(outcome: str, summary: str, exchanges: list[dict], revealed: list | None = None) -> str:
+    """An engine answer as engine.py gives it (the test-result in camelCase)."""
+    first = exchanges[0]
+    result = {
+        "outcome": outcome, "summary": summary, "request": first["request"], "response": first["response"],
+        "diagnostics": [], "elapsedMs": 42, "revealedSecrets": revealed or [], "exchanges": exchanges,
+    }
+    return json.dumps({"result": result, "credential": {"name": "digitalocean-prod", "source": "$HTTP_TASK_CREDENTIALS"}})
+
+
+def exchange(method: str, url: str, status: int, body: object, request_body: str | None = None) -> dict:
+    return {
+        "request": {"method": method, "url": url, "headers": [{"name": "authorization", "value": f"Bearer {MASK}"}], "body": request_body},
+        "response": {"status": status, "headers": [{"name": "content-type", "value": "application/json"}], "body": json.dumps(body), "truncated": False},
+        "error": None,
+    }
+
+
+def would_adopt_answer() -> str:
+    create = exchange("POST", REAL_URL, 409, {"id": "conflict", "message": "name is already in use"}, json.dumps({"spec": {"name": "support-llm"}}))
+    listing = exchange("GET", f"{REAL_URL}?per_page=200&page=1", 200, {"dedicated_inferences": [
+        {"id": "0d9c3b2a-1f0e-4d8c-9b7a-6e5f4d3c2b1a", "spec": {"name": "another"}},
+        {"id": NEEDS_ID, "spec": {"name": "support-llm"}},
+    ]})
+    summary = (f"Would adopt the existing dedicated inference {NEEDS_ID} (its name and spec match) and mint a token "
+               "for it. Nothing was minted: confirm to go on.")
+    return canned("needs-confirmation", summary, [create, listing])
+
+
+def send_to_the_real_api(page: Page) -> None:
+    prepare(page, url=REAL_URL)
+    page.get_by_role("button", name="Test request").click()
+    billed = page.get_by_role("dialog", name="Create a real, billed resource?")
+    billed.get_by_role("button", name="Send and create it").click()
+
+
+def test_needs_confirmation_asks_and_adopt_sends_again_with_confirm_adopt(page: Page) -> None:
+    """The confirmation flow for a real host. No real host with an existing instance is
+    reachable from the tests (no network), so the page's /api/test-request is answered by a
+    Playwright route: first with a canned `needs-confirmation` result (as the component gives
+    it), then, after the person clicks Adopt, with a canned adopted result; the test asserts
+    that the second request is the same definition plus `"confirmAdopt": "<the id>"`."""
+    bodies: list[dict] = []
+
+    def answer(route) -> None:
+        bodies.append(json.loads(route.request.post_data))
+        if len(bodies) == 1:
+            route.fulfill(status=200, content_type="application/json", body=would_adopt_answer())
+        else:
+            created = exchange("POST", REAL_URL, 409, {"id": "conflict", "message": "name is already in use"})
+            minted = exchange("POST", f"{REAL_URL}/{NEEDS_ID}/tokens", 202, {"token": {"value": MASK}})
+            summary = f"Adopted the existing dedicated inference {NEEDS_ID}: its name and spec match this request."
+            route.fulfill(status=200, content_type="application/json", body=canned("accepted", summary, [created, minted]))
+
+    page.route("**/api/test-request", answer)
+    send_to_the_real_api(page)
+    dialog = page.get_by_role("dialog", name=f"Adopt {NEEDS_ID} and mint a token?")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("new token")
+    expect(page.locator("#result .result")).to_have_attribute("data-outcome", "needs-confirmation")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "confirm-adopt.png")
+    assert len(bodies) == 1 and "confirmAdopt" not in json.loads(bodies[0]["definition"])
+    dialog.get_by_role("button", name="Adopt").click()
+    expect(dialog).to_be_hidden()
+    result = page.locator("#result > .result:not([data-outcome=pending])")
+    expect(result).to_have_attribute("data-outcome", "accepted")
+    expect(result.get_by_test_id("summary")).to_contain_text(f"Adopted the existing dedicated inference {NEEDS_ID}")
+    assert len(bodies) == 2
+    first, second = (json.loads(b["definition"]) for b in bodies)
+    assert second == {**first, "confirmAdopt": NEEDS_ID}
+    assert second["ifExists"] == "adopt" and bodies[1]["confirmBilled"] is True
+    expect(exchange_rows(result)).to_have_count(2)
+
+
+def test_needs_confirmation_cancelled_mints_nothing(page: Page) -> None:
+    """As above (a Playwright route stands in for a real host, which the tests cannot reach):
+    Cancel sends nothing more and says the instance was not adopted."""
+    bodies: list[str] = []
+
+    def answer(route) -> None:
+        bodies.append(route.request.post_data)
+        route.fulfill(status=200, content_type="application/json", body=would_adopt_answer())
+
+    page.route("**/api/test-request", answer)
+    send_to_the_real_api(page)
+    dialog = page.get_by_role("dialog", name=f"Adopt {NEEDS_ID} and mint a token?")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    result = page.locator("#result > .result")
+    expect_outcome(result, "needs-confirmation", "Needs confirmation")
+    expect(result.get_by_test_id("result-note")).to_have_text(f"Not adopted: {NEEDS_ID} was left as it is and no token was minted.")
+    expect(exchange_rows(result)).to_have_count(2)
+    assert len(bodies) == 1
+
+
+def test_render_warnings_show_under_problems(page: Page) -> None:
+    """0.2.0: render's Ok carries warnings; the page lists them as it types (nothing sent)."""
+    use_ready_definition(page)
+    line = page.locator("#definition-editor .cm-line", has_text='"deadlineSeconds": 60')
+    line.click()
+    page.keyboard.press("End")
+    page.keyboard.type(', "readTimeoutSecond": 3')
+    settle(page)
+    expect(page.locator("#problems-count")).to_have_text("1 warning")
+    problem = page.locator('#problems-list .problem-item.warning[data-path="readTimeoutSecond"]')
+    expect(problem).to_contain_text("readTimeoutSeconds")
+    expect(page.locator("#preview [data-state=ok]")).to_be_visible()  # a warning does not block
+    page.locator("#definition-editor .cm-content").press("ControlOrMeta+z")
+    settle(page)
+    expect(page.locator("#problems-count")).to_have_text("none")
+
+
 def test_succeeded_other_2xx(page: Page, editor: Editor) -> None:
     call_id = prepare(page, fault="status=201")
     result = click_test_request(page)
@@ -377,11 +543,17 @@ def test_unreachable_refused(page: Page, editor: Editor) -> None:
 
 
 def test_unreachable_timeout(page: Page, editor: Editor) -> None:
-    call_id = prepare(page, fault="slow-first-byte=3000", read_timeout=1)
+    """The ready definition adopts: after the timeout it looks the name up (the stand-in
+    creates only after 3 s, so nothing is listed yet) and the exchanges show both."""
+    call_id = prepare(page, fault="slow-first-byte=3000", read_timeout=1, unique_name=True)
     result = click_test_request(page)
     expect_outcome(result, "unreachable", "Unreachable")
-    expect(result.get_by_test_id("summary")).to_contain_text("no answer within 1 s (readTimeoutSeconds)")
-    expect(result.get_by_test_id("summary")).to_contain_text("GET /v2/dedicated-inferences")
+    expect(result.get_by_test_id("summary")).to_contain_text("No answer came after the create was sent")
+    rows = exchange_rows(result)
+    expect(rows).to_have_count(2)
+    expect(rows.first.locator("summary")).to_contain_text("readTimeoutSeconds")
+    expect(rows.last.locator("summary")).to_contain_text("per_page=200")
+    expect(rows.last.locator("summary")).to_contain_text("200 OK")
     elapsed = int(re.search(r"\d+", result.locator(".elapsed").inner_text()).group())
     assert 900 <= elapsed < 3000
     assert len(editor.records(call_id)) == 1
@@ -493,9 +665,9 @@ def test_engine_answers_only_its_own_page(editor: Editor) -> None:
 
 
 def test_outcomes_look_distinct() -> None:
-    """Every outcome seen above (the six of the component and the engine's two failures) has
+    """Every outcome seen above (the seven of the component and the engine's two failures) has
     a badge colour and a frame of its own."""
     seen = dict(BADGES)
-    if len(seen) < 8:
+    if len(seen) < 9:
         pytest.skip(f"run with the outcome tests (saw {sorted(seen)})")
     assert len(set(seen.values())) == len(seen), seen

@@ -5,7 +5,7 @@
 import { JsonEditor, programmatic } from './json-editor.js';
 import { TaskForm } from './form.js';
 import { renderReference } from './reference.js';
-import { showEngineError, showEngineUnreachable, showPending, showPreview, showResult } from './result.js';
+import { adoptionId, showEngineError, showEngineUnreachable, showPending, showPreview, showResult } from './result.js';
 import { clear, h, isLoopback, richText } from './dom.js';
 
 const RENDER_DELAY_MS = 150;
@@ -74,16 +74,16 @@ function describeTarget(config) {
   chip.title = `Credentials are resolved by the engine from: ${config.credentialSources.join('; ') || 'nothing'}`;
 }
 
-/** Asks before a request that may create a real, billed resource. Resolves true to send. */
-function confirmBilled(host) {
-  const dialog = $('#confirm-billed');
-  $('#confirm-billed-host').textContent = host;
+/** Shows the dialog `#<id>` (buttons `#<id>-send` and `#<id>-cancel`); resolves true when
+ * the person chose send. Cancel is focused: Enter or Escape never confirms. */
+function ask(id) {
+  const dialog = $(`#${id}`);
   return new Promise((resolve) => {
     const done = (answer) => () => {
       dialog.close(answer);
     };
-    const send = $('#confirm-billed-send');
-    const cancel = $('#confirm-billed-cancel');
+    const send = $(`#${id}-send`);
+    const cancel = $(`#${id}-cancel`);
     const onSend = done('send');
     const onCancel = done('cancel');
     send.addEventListener('click', onSend, { once: true });
@@ -101,6 +101,25 @@ function confirmBilled(host) {
     dialog.showModal();
     cancel.focus();
   });
+}
+
+/** Asks before a request that may create a real, billed resource. Resolves true to send. */
+function confirmBilled(host) {
+  $('#confirm-billed-host').textContent = host;
+  return ask('confirm-billed');
+}
+
+/** Asks before adopting instance `id` and minting a token for it (`needs-confirmation`). */
+function confirmAdopt(id) {
+  $('#confirm-adopt-id').textContent = id;
+  return ask('confirm-adopt');
+}
+
+/** The definition text with `"confirmAdopt": id` (the person confirmed adopting it). */
+function withConfirmAdopt(definitionText, id) {
+  const definition = JSON.parse(definitionText);
+  definition.confirmAdopt = id;
+  return JSON.stringify(definition, null, 2) + '\n';
 }
 
 async function main() {
@@ -131,7 +150,8 @@ async function main() {
     return { definition, parameters: parametersText.trim() ? parametersText : '{}' };
   };
 
-  /** render() in the browser: Ok carries the masked request, Err the diagnostics. */
+  /** render() in the browser: Ok carries the masked request and its warnings, Err the
+   * diagnostics (errors first). */
   const render = () => {
     const { definition, parameters } = inputs();
     if (!definition.trim()) return null;
@@ -182,7 +202,7 @@ async function main() {
       banner(`The component failed in this page (${error.message}): reload the page. Test request still runs in the engine.`);
       console.error(error);
     }
-    const diagnostics = lastRendered?.err ?? [];
+    const diagnostics = lastRendered?.err ?? lastRendered?.ok?.warnings ?? [];
     definitionEditor.showDiagnostics(diagnostics.filter((d) => !isParameterPath(d.path)));
     parametersEditor.showDiagnostics(diagnostics.filter((d) => isParameterPath(d.path)));
     if (formStale) {
@@ -278,7 +298,7 @@ async function main() {
       validate();
     }
     const body = { ...inputs(), confirmBilled: false };
-    const url = lastRendered?.ok?.url;
+    const url = lastRendered?.ok?.request?.url;
     if (url && !isLoopback(url)) {
       if (!(await confirmBilled(new URL(url).host))) {
         runStatus.textContent = 'Not sent.';
@@ -299,9 +319,22 @@ async function main() {
           return;
         }
       }
+      let note;
+      const result = answer.document?.result;
+      if (answer.status === 200 && result?.outcome === 'needs-confirmation') {
+        // ifExists: adopt found the same spec under this name on a real host: nothing was
+        // minted. Only the person's explicit Adopt sends it again with confirmAdopt.
+        const id = adoptionId(result);
+        showResult(resultBox, result, { credential: answer.document.credential, onReveal: reveal });
+        if (id === null) note = 'The instance to adopt could not be told from the result: nothing was adopted.';
+        else if (await confirmAdopt(id)) {
+          showPending(resultBox, url ? new URL(url).host : '');
+          answer = await send({ ...body, definition: withConfirmAdopt(body.definition, id), confirmBilled: body.confirmBilled });
+        } else note = `Not adopted: ${id} was left as it is and no token was minted.`;
+      }
       if (answer.unreachable) showEngineUnreachable(resultBox, answer.unreachable);
       else if (answer.status !== 200 || !answer.document?.result) showEngineError(resultBox, answer.status, answer.document);
-      else showResult(resultBox, answer.document.result, { credential: answer.document.credential, onReveal: reveal });
+      else showResult(resultBox, answer.document.result, { credential: answer.document.credential, onReveal: reveal, note });
     } finally {
       button.disabled = false;
       resultBox.scrollIntoView({ block: 'nearest' });

@@ -11,6 +11,7 @@ const OUTCOMES = {
   failed: { icon: '✕', label: 'Failed' },
   unreachable: { icon: '⌁', label: 'Unreachable' },
   invalid: { icon: '⊘', label: 'Invalid', note: 'nothing was sent' },
+  'needs-confirmation': { icon: '?', label: 'Needs confirmation', note: 'an instance with this name and spec exists: nothing was minted until you confirm adopting it' },
   'engine-error': { icon: '⛔', label: 'Engine error' },
   'engine-unreachable': { icon: '⛔', label: 'Engine unreachable' },
   pending: { icon: '…', label: 'Sending' },
@@ -34,15 +35,102 @@ function bodyBlock(text, label) {
   return h('pre', { class: 'body', 'aria-label': label, tabindex: '0' }, pretty(text));
 }
 
-function requestBlock(request, title = 'Request') {
+function requestBlock(request, title = 'Request', className = 'exchange request') {
   return h(
     'section',
-    { class: 'exchange request', 'aria-label': title },
+    { class: className, 'aria-label': title },
     h('h4', {}, title),
     h('p', { class: 'request-line' }, h('span', { class: 'method' }, request.method), ' ', h('span', { class: 'url' }, request.url)),
     headersTable(request.headers),
     request.body !== undefined && request.body !== null ? bodyBlock(request.body, `${title} body`) : h('p', { class: 'muted' }, 'no body'),
   );
+}
+
+/** `METHOD URL → status` (or the error) of one exchange, with its masked request and
+ * response behind a disclosure. */
+function exchangeItem(exchange, index) {
+  const { request, response, error } = exchange;
+  const answer = response
+    ? h('span', { class: `status status-${Math.floor(response.status / 100)}xx` }, statusText(response.status))
+    : h('span', { class: 'exchange-error' }, error ?? 'no answer');
+  return h(
+    'li',
+    { class: 'exchange-item', 'data-testid': 'exchange', dataset: { method: request.method, status: response ? String(response.status) : '' } },
+    h(
+      'details',
+      {},
+      h('summary', {}, h('span', { class: 'method' }, request.method), ' ', h('span', { class: 'url' }, request.url), ' → ', answer),
+      requestBlock(request, `Request ${index + 1}`, 'exchange-part exchange-request'),
+      response
+        ? h(
+            'section',
+            { class: 'exchange-part exchange-response', 'aria-label': `Response ${index + 1}` },
+            h('h4', {}, `Response ${index + 1}`, response.truncated ? h('span', { class: 'tag truncated' }, 'truncated') : null),
+            headersTable(response.headers),
+            response.body ? bodyBlock(response.body, `Response ${index + 1} body`) : h('p', { class: 'muted' }, 'empty body'),
+          )
+        : h('p', { class: 'muted' }, `No answer: ${error ?? 'none came'}.`),
+    ),
+  );
+}
+
+/** Every exchange the call made, in order: the create, then adopt's lookups and mint. */
+function exchangesList(exchanges) {
+  return h(
+    'section',
+    { class: 'exchanges', 'aria-label': 'Exchanges' },
+    h('h4', {}, `Exchanges (${exchanges.length})`),
+    h('ol', { class: 'exchange-list' }, exchanges.map(exchangeItem)),
+  );
+}
+
+/** The id a `needs-confirmation` result would adopt, or null when it cannot be told.
+ *
+ * From the exchanges, not the summary's wording: the last lookup is a `GET …/{id}` (the id is
+ * its URL's last segment) or a listing page, whose items named like the create's `spec.name`
+ * are the candidates. The summary must name the candidate (which tells duplicates apart);
+ * failing that, the id the summary names after "Would adopt the existing …". */
+export function adoptionId(result) {
+  const exchanges = result.exchanges ?? [];
+  const name = (() => {
+    try {
+      return JSON.parse(result.request?.body ?? 'null')?.spec?.name ?? null;
+    } catch {
+      return null;
+    }
+  })();
+  const createPath = exchanges.length ? pathOf(exchanges[0].request.url) : null;
+  let candidates = [];
+  for (const exchange of exchanges.slice(1).reverse()) {
+    if (exchange.request.method !== 'GET' || createPath === null) continue;
+    const path = pathOf(exchange.request.url);
+    if (path?.startsWith(createPath + '/')) candidates = [decodeURIComponent(path.slice(createPath.length + 1))];
+    else if (exchange.response && name !== null) candidates = listedIds(exchange.response.body, name);
+    if (candidates.length) break;
+  }
+  const named = candidates.find((id) => id && result.summary.includes(id));
+  if (named) return named;
+  const match = /Would adopt the existing .*? (\S+) \(/.exec(result.summary);
+  return match ? match[1] : null;
+}
+
+function pathOf(url) {
+  try {
+    return new URL(url).pathname.replace(/\/+$/, '');
+  } catch {
+    return null;
+  }
+}
+
+function listedIds(body, name) {
+  let page;
+  try {
+    page = JSON.parse(body);
+  } catch {
+    return [];
+  }
+  const items = Array.isArray(page?.dedicated_inferences) ? page.dedicated_inferences : [];
+  return items.filter((item) => item && typeof item.id === 'string' && (item.spec?.name === name || item.name === name)).map((item) => item.id);
 }
 
 function diagnosticsList(diagnostics, onReveal) {
@@ -104,7 +192,7 @@ function revealedSecrets(secrets) {
 }
 
 /** Fills `container` with a test-result (camelCase, as jco gives records). */
-export function showResult(container, result, { credential, onReveal } = {}) {
+export function showResult(container, result, { credential, onReveal, note: extraNote } = {}) {
   const outcome = result.outcome;
   const { note } = OUTCOMES[outcome] ?? {};
   const response = result.response;
@@ -121,6 +209,7 @@ export function showResult(container, result, { credential, onReveal } = {}) {
       h('div', { class: 'result-head' }, badge(outcome), h('span', { class: 'result-status' }, detail), h('span', { class: 'elapsed', title: 'elapsed time' }, response ? `in ${elapsed}` : `after ${elapsed}`)),
       note ? h('p', { class: 'outcome-note' }, note) : null,
       h('p', { class: 'summary', 'data-testid': 'summary' }, richText(result.summary)),
+      extraNote ? h('p', { class: 'outcome-note', 'data-testid': 'result-note' }, extraNote) : null,
       result.revealedSecrets.length ? revealedSecrets(result.revealedSecrets) : null,
       result.diagnostics.length
         ? h('section', { class: 'result-diagnostics', 'aria-label': 'Diagnostics' }, h('h4', {}, 'Diagnostics'), diagnosticsList(result.diagnostics, onReveal))
@@ -137,6 +226,7 @@ export function showResult(container, result, { credential, onReveal } = {}) {
           )
         : h('p', { class: 'muted no-response' }, outcome === 'invalid' ? 'No response: nothing was sent.' : 'No response arrived.'),
       result.request ? requestBlock(result.request) : h('p', { class: 'muted' }, 'The request did not render: nothing was sent.'),
+      result.exchanges?.length ? exchangesList(result.exchanges) : null,
       credential?.name
         ? h('p', { class: 'credential-note muted' }, 'Credential ', h('code', {}, credential.name), credential.source ? [' resolved by the engine from ', h('code', {}, credential.source)] : ' not resolved', '; the token stays with the engine.')
         : null,
@@ -196,7 +286,8 @@ export function showPreview(container, rendered) {
   if (!rendered) {
     clear(container, h('p', { class: 'muted' }, 'No task definition yet.'));
   } else if (rendered.ok) {
-    clear(container, h('div', { class: 'preview preview-ok', 'data-state': 'ok' }, requestBlock(rendered.ok, 'Request that would be sent')));
+    // render's Ok (0.2.0): the masked request and its warnings (shown under Problems).
+    clear(container, h('div', { class: 'preview preview-ok', 'data-state': 'ok' }, requestBlock(rendered.ok.request, 'Request that would be sent')));
   } else {
     const errors = rendered.err.filter((d) => d.severity === 'error').length;
     clear(
