@@ -48,18 +48,36 @@ pub enum Trigger {
     NoAnswer,
 }
 
+/// Why a call looks the name up: the trigger, and the create's fate in a sentence for a
+/// person, with what the host said ("No answer came after the create was sent: no answer
+/// within 10 s (readTimeoutSeconds)").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    pub trigger: Trigger,
+    pub why: String,
+}
+
 /// Whether (and why) a create's result calls for a lookup.
-pub fn trigger(verdict: &Verdict, sent: &Result<WireResponse, TransportError>) -> Option<Trigger> {
-    match (verdict.effect, sent) {
-        (Effect::NameTaken, _) => Some(Trigger::NameTaken),
-        (Effect::Done, Ok(response)) if matches!(response.body_end, BodyEnd::Failed(_)) => {
-            Some(Trigger::BodyBrokeOff)
-        }
-        (Effect::Maybe, Err(error)) if error.delivery == Delivery::MaybeDelivered => {
-            Some(Trigger::NoAnswer)
-        }
-        _ => None,
-    }
+pub fn trigger(verdict: &Verdict, sent: &Result<WireResponse, TransportError>) -> Option<Lookup> {
+    let (trigger, why) = match (verdict.effect, sent) {
+        (Effect::NameTaken, _) => (Trigger::NameTaken, "The name is taken".to_string()),
+        (Effect::Done, Ok(response)) => match &response.body_end {
+            BodyEnd::Failed(error) => (
+                Trigger::BodyBrokeOff,
+                format!(
+                    "The create was accepted ({}) but its answer broke off: {}",
+                    response.status, error.detail
+                ),
+            ),
+            _ => return None,
+        },
+        (Effect::Maybe, Err(error)) if error.delivery == Delivery::MaybeDelivered => (
+            Trigger::NoAnswer,
+            format!("No answer came after the create was sent: {}", error.detail),
+        ),
+        _ => return None,
+    };
+    Some(Lookup { trigger, why })
 }
 
 /// One request the adoption made and what came of it, in order (the editor shows them).
@@ -114,7 +132,7 @@ pub fn adopt(
     operation: &Operation,
     adoption: &Adoption,
     create: &WireRequest,
-    trigger: Trigger,
+    lookup: &Lookup,
     call: &mut Call<'_>,
     confirmed: impl Fn(&str) -> bool,
     secrets: &mut SecretSet,
@@ -131,11 +149,7 @@ pub fn adopt(
         };
     };
     let name = name.to_string();
-    let why = match trigger {
-        Trigger::NameTaken => "The name is taken",
-        Trigger::BodyBrokeOff => "The create was accepted but its answer broke off",
-        Trigger::NoAnswer => "No answer came after the create was sent",
-    };
+    let (trigger, why) = (lookup.trigger, lookup.why.as_str());
     if call.left() < MIN_TIME_FOR_LOOKUP {
         return no_time(trigger, why, call.deadline);
     }

@@ -73,7 +73,7 @@ pub fn adopted(operation: &Operation, id: &str, token_missing: Option<&str>) -> 
         Some(reason) => format!("No token was minted for it: {reason}."),
     };
     format!(
-        "Adopted the existing {} {id}: its name and spec match this request (an earlier attempt          of this step made it, or another workflow that uses the same name). {token} {}",
+        "Adopted the existing {} {id}: its name and spec match this request (an earlier attempt of this step made it, or another workflow that uses the same name). {token} {}",
         t.resource,
         operation.say(t.follow, Some(id))
     )
@@ -82,7 +82,7 @@ pub fn adopted(operation: &Operation, id: &str, token_missing: Option<&str>) -> 
 /// The editor's first answer when it would adopt on a real API: nothing minted yet.
 pub fn would_adopt(operation: &Operation, id: &str) -> String {
     format!(
-        "Would adopt the existing {} {id} (its name and spec match) and mint a token for it.          Nothing was minted: confirm to go on.",
+        "Would adopt the existing {} {id} (its name and spec match) and mint a token for it. Nothing was minted: confirm to go on.",
         operation.texts.resource
     )
 }

@@ -221,7 +221,7 @@ fn adoption(
         return (None, vec![]);
     };
     let trigger = adopt::trigger(verdict, sent);
-    let (IfExists::Adopt, Some(trigger)) = (run.rendering.if_exists, trigger) else {
+    let (IfExists::Adopt, Some(lookup)) = (run.rendering.if_exists, trigger) else {
         return (None, vec![]);
     };
     let mut call = adopt::Call {
@@ -232,7 +232,7 @@ fn adoption(
         exchanges: vec![],
     };
     let ended = adopt::adopt(
-        operation, adoption, request, trigger, &mut call, confirmed, secrets,
+        operation, adoption, request, &lookup, &mut call, confirmed, secrets,
     );
     (Some(ended), call.exchanges)
 }

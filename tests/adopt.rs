@@ -220,6 +220,12 @@ fn a_timeout_before_the_api_saw_the_create_is_retryable_and_creates_nothing() {
         .push_back(Some(CreateFault::TimeoutBeforeReceiving));
     let failure = task::execute(&OP, &adopting(|_| {}), &mut api, now()).unwrap_err();
     assert!(failure.retryable, "{}", failure.message);
+    // The message still says which limit fired.
+    assert!(
+        failure.message.contains("(readTimeoutSeconds)"),
+        "{}",
+        failure.message
+    );
     assert_eq!(creates(&api), 1, "never a second create in one call");
     assert_eq!(api.count(NAME), 0);
 }
@@ -338,6 +344,7 @@ fn test_request_shows_every_exchange_in_order_and_reveals_the_minted_token_once(
     let result = task::test_request(&OP, &adopting(|_| {}), &mut api, now());
     assert_eq!(result.outcome, Outcome::Accepted, "{}", result.summary);
     assert!(result.summary.contains("Adopted"), "{}", result.summary);
+    assert!(!result.summary.contains("  "), "{}", result.summary);
     let shown: Vec<(String, String)> = result
         .exchanges
         .iter()
@@ -369,6 +376,7 @@ fn test_request_on_a_real_api_asks_before_minting() {
     let real = input_with(|d, _| d["ifExists"] = json!("adopt"));
     let result = task::test_request(&OP, &real, &mut api, now());
     assert_eq!(result.outcome, Outcome::NeedsConfirmation);
+    assert!(!result.summary.contains("  "), "{}", result.summary);
     assert!(result.summary.contains(&format!(
         "Would adopt the existing dedicated inference {id}"
     )));
