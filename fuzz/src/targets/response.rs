@@ -192,8 +192,19 @@ fn check(input: Input) {
     }
     if let Ok(output) = &outcome {
         let output = parse_output(output);
+        // The status is a number at `statusCode`, unless a secret spells part of it or of
+        // its key: the step output is masked like everything else, in every form a secret is
+        // masked in (a one-character returned token "2" masks 202, "s" the key).
+        let spelled = secrets.iter().any(|secret| {
+            let t = secret.trim();
+            let forms = [t.to_string(), t.to_ascii_lowercase()];
+            !t.is_empty()
+                && forms.iter().any(|f| {
+                    status.to_string().contains(f.as_str()) || "statusCode".contains(f.as_str())
+                })
+        });
         assert!(
-            output["statusCode"].is_u64(),
+            output["statusCode"].is_u64() || spelled,
             "an output without its status: {output}"
         );
     }
