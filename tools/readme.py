@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the README's generated parts from the code they describe, so that they cannot drift:
+"""Writes the generated parts of README.md and docs/embedding.md from the code they describe, so
+that they cannot drift:
 
 - `<!-- snippet LANG: PATH -->`: the region of PATH between its `snippet:start` and
   `snippet:end` comment lines, as a LANG code block (the embedding code the hosts run);
@@ -8,8 +9,8 @@
 
 Each generated part runs to the next `<!-- end -->` line.
 
-    python3 tools/readme.py           # rewrites README.md
-    python3 tools/readme.py --check   # exit 1 when README.md is stale (tests/e2e/test_readme.py)
+    python3 tools/readme.py           # rewrites README.md and docs/embedding.md
+    python3 tools/readme.py --check   # exit 1 when either is stale (tests/e2e/test_readme.py)
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-README = REPO / "README.md"
+#: The documents with generated parts.
+DOCUMENTS = [REPO / "README.md", REPO / "docs" / "embedding.md"]
 PART = re.compile(r"^(<!-- (snippet (\w+): (\S+)|host differences) -->\n)(.*?)(^<!-- end -->$)", re.M | re.S)
 
 
@@ -56,15 +58,19 @@ def generated(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = README.read_text()
-    fresh = generated(text)
-    if "--check" in argv:
-        if fresh != text:
-            print("readme: README.md is stale: run python3 tools/readme.py", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(fresh)
-    return 0
+    stale = []
+    for document in DOCUMENTS:
+        text = document.read_text()
+        fresh = generated(text)
+        if fresh == text:
+            continue
+        if "--check" in argv:
+            stale.append(document.relative_to(REPO))
+        else:
+            document.write_text(fresh)
+    for path in stale:
+        print(f"readme: {path} is stale: run python3 tools/readme.py", file=sys.stderr)
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The README's code is the code that runs: its generated parts (the Rust embedding snippet, the
+"""The README's and docs/embedding.md's code is the code that runs: their generated parts (the Rust embedding snippet, the
 host differences) are up to date with what they are made from (tools/readme.py), and its
 JavaScript and Python embedding snippets are run here, as written, against the stand-in."""
 
@@ -12,14 +12,15 @@ import sys
 from kit.harness import API_TOKEN, load_fixture
 from kit.paths import REPO
 
-README = (REPO / "README.md").read_text()
+#: The embedding snippets live in docs/embedding.md (the README links to it).
+EMBEDDING = (REPO / "docs" / "embedding.md").read_text()
 
 
 def block(language: str, containing: str) -> str:
-    for match in re.finditer(rf"^```{language}\n(.*?)^```$", README, re.M | re.S):
+    for match in re.finditer(rf"^```{language}\n(.*?)^```$", EMBEDDING, re.M | re.S):
         if containing in match.group(1):
             return match.group(1)
-    raise AssertionError(f"no {language} block with {containing!r} in the README")
+    raise AssertionError(f"no {language} block with {containing!r} in docs/embedding.md")
 
 
 def inputs(standin) -> tuple[dict, dict]:

@@ -2,7 +2,7 @@
 //! wasmtime-wasi-http, the component compiled once and pre-instantiated, and a fresh `Store`
 //! (and so a fresh instance) for every step, as a workflow engine runs each step.
 //!
-//! The region between the snippet markers is what the README shows under "Embedding it"
+//! The region between the snippet markers is what docs/embedding.md shows (the README links it)
 //! (tools/readme.py writes it there; tests/e2e/test_readme.py checks that they are the same).
 //!
 //! [`json`] turns the WIT values into the JSON of the conformance kit (docs/conformance.md).
