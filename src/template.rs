@@ -1,10 +1,12 @@
-//! `${<JSONPath>}` placeholders (RFC 9535), evaluated against the task's parameters.
+//! `${<JSONPath>}` placeholders (RFC 9535), evaluated against the task's parameters, and
+//! `${secret:NAME}` placeholders, filled from the secrets the host resolved (never from the
+//! parameters, which engines store in their history).
 //!
 //! Rendering is single-pass: text inserted from the parameters is never scanned again, so a
 //! parameter value that looks like `${...}` stays literal text.
 
 use std::borrow::Cow;
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
 
 use serde_json::Value;
 use serde_json_path_core::spec::query::Queryable;
@@ -30,19 +32,88 @@ pub const MAX_RENDER_VISITS: u64 = 8_000_000;
 pub const MAX_NESTING: usize = 128;
 
 /// The task's parameters, with what keeps evaluating their placeholders bounded: the
-/// document's shape (measured once, on the first query that needs it) and the visits left.
+/// document's shape (measured once, on the first query that needs it) and the visits left;
+/// and the named secrets that `${secret:NAME}` inserts.
 pub struct Parameters<'p> {
     value: &'p Value,
     shape: OnceCell<jsonpath::Shape>,
     visits_left: Cell<u64>,
+    secrets: &'p [(String, String)],
+    missing_secret: MissingSecret,
+    /// The stand-ins inserted for missing secrets (`MissingSecret::StandIn`), for the caller to
+    /// mask like the secrets they stand for.
+    stand_ins: RefCell<Vec<String>>,
 }
 
+/// What a `${secret:NAME}` whose secret the host did not resolve becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissingSecret {
+    /// An error at the field path: nothing is sent (test-request, execute).
+    Refuse,
+    /// A stand-in value, masked in the preview like a secret, without a diagnostic: the
+    /// editor's live render has no secrets, and must still show the request.
+    StandIn,
+}
+
+/// The prefix of a placeholder that inserts a resolved secret.
+pub const SECRET_PREFIX: &str = "secret:";
+/// Longest secret name in `${secret:NAME}`.
+pub const MAX_SECRET_NAME_LEN: usize = 128;
+
 impl<'p> Parameters<'p> {
+    /// Parameters without secrets: a `${secret:NAME}` is refused.
     pub fn new(value: &'p Value) -> Self {
+        Self::with_secrets(value, &[], MissingSecret::Refuse)
+    }
+
+    pub fn with_secrets(
+        value: &'p Value,
+        secrets: &'p [(String, String)],
+        missing_secret: MissingSecret,
+    ) -> Self {
         Parameters {
             value,
             shape: OnceCell::new(),
             visits_left: Cell::new(MAX_RENDER_VISITS),
+            secrets,
+            missing_secret,
+            stand_ins: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The stand-ins inserted so far for missing secrets.
+    pub fn stand_ins(&self) -> Vec<String> {
+        self.stand_ins.borrow().clone()
+    }
+
+    /// The value of `${secret:NAME}`.
+    fn secret(&self, name: &str) -> Result<Value, String> {
+        let placeholder = || format!("`${{{SECRET_PREFIX}{}}}`", abbreviate(name, 40));
+        if name.is_empty()
+            || name.len() > MAX_SECRET_NAME_LEN
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        {
+            return Err(format!(
+                "placeholder {} must name a secret in at most {MAX_SECRET_NAME_LEN} letters, \
+                 digits, `_`, `-` or `.`, e.g. `${{{SECRET_PREFIX}hugging_face_token}}`",
+                placeholder()
+            ));
+        }
+        if let Some((_, value)) = self.secrets.iter().find(|(n, _)| n == name) {
+            return Ok(Value::String(value.clone()));
+        }
+        match self.missing_secret {
+            MissingSecret::Refuse => Err(format!(
+                "placeholder {} names no secret the host resolved from the definition's                  `credentials`; secrets come from credentials, never from the parameters",
+                placeholder()
+            )),
+            MissingSecret::StandIn => {
+                let stand_in = format!("unresolved-secret-{name}");
+                self.stand_ins.borrow_mut().push(stand_in.clone());
+                Ok(Value::String(stand_in))
+            }
         }
     }
 }
@@ -123,8 +194,12 @@ impl<'a> Template<'a> {
                 Segment::Literal(text) if fits(&out, text.len()) => out.push_str(text),
                 Segment::Literal(_) => return Err(vec![too_long()]),
                 Segment::Placeholder(expression) => {
-                    match select(expression, parameters).and_then(|v| value_as_text(expression, v))
-                    {
+                    let value = resolve(expression, parameters);
+                    let text = value
+                        .as_deref()
+                        .map_err(String::clone)
+                        .and_then(|v| value_as_text(expression, v));
+                    match text {
                         Ok(text) if fits(&out, text.len()) => {
                             insert(&text, &mut out);
                             if out.len() > max_len {
@@ -175,6 +250,14 @@ fn closing_brace(text: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// The value of one placeholder: a resolved secret, or what its JSONPath selects.
+fn resolve<'p>(expression: &str, parameters: &Parameters<'p>) -> Result<Cow<'p, Value>, String> {
+    match expression.strip_prefix(SECRET_PREFIX) {
+        Some(name) => parameters.secret(name.trim()).map(Cow::Owned),
+        None => select(expression, parameters).map(Cow::Borrowed),
+    }
 }
 
 /// Evaluates one placeholder's JSONPath; it must select exactly one value.
@@ -502,7 +585,7 @@ fn render_json_string(
         }
     };
     if let Some(expression) = template.sole_placeholder() {
-        let value = match select(expression, parameters) {
+        let value = match resolve(expression, parameters) {
             Ok(value) => value,
             Err(problem) => {
                 diagnostics.error(path, problem);
@@ -510,7 +593,7 @@ fn render_json_string(
             }
         };
         // Measured before it is copied, each walk stopping at the budget.
-        let (values, depth) = measure(value, spend.values_left.saturating_add(1));
+        let (values, depth) = measure(&value, spend.values_left.saturating_add(1));
         if outer + depth > MAX_NESTING {
             diagnostics.error(
                 path,
@@ -523,10 +606,10 @@ fn render_json_string(
             );
             return None;
         }
-        let bytes = json_len_within(value, spend.bytes_left).unwrap_or(usize::MAX);
+        let bytes = json_len_within(&value, spend.bytes_left).unwrap_or(usize::MAX);
         return spend
             .charge(bytes, values, path, diagnostics)
-            .then(|| value.clone());
+            .then(|| value.into_owned());
     }
     let rendered =
         template.render_text(parameters, spend.bytes_left, |text, out| out.push_str(text));
@@ -604,6 +687,54 @@ mod tests {
             &mut d,
         );
         (out, d.to_vec())
+    }
+
+    #[test]
+    fn secret_placeholders_insert_resolved_secrets_only() {
+        let p = params();
+        let secrets = [("hf".to_string(), "hf_abc".to_string())];
+        let render_with = |missing: MissingSecret, template: Value| {
+            let parameters = Parameters::with_secrets(&p, &secrets, missing);
+            let mut d = Diagnostics::new();
+            let out = render_json(&template, &parameters, ROOMY, "b", &mut d);
+            (out, d.to_vec(), parameters.stand_ins())
+        };
+        // Whole value, inside text, in a key.
+        let template =
+            json!({"t": "${secret:hf}", "u": "Bearer ${ secret:hf }", "${secret:hf}": 1});
+        let (out, d, stand_ins) = render_with(MissingSecret::Refuse, template);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            out,
+            Some(json!({"t": "hf_abc", "u": "Bearer hf_abc", "hf_abc": 1}))
+        );
+        assert!(stand_ins.is_empty());
+
+        // A name the host did not resolve is refused when sending, even if the parameters
+        // hold a value of that name: secrets never come from the parameters.
+        let (out, d, _) = render_with(MissingSecret::Refuse, json!({"t": "${secret:name}"}));
+        assert_eq!(out, None);
+        assert_eq!(d[0].path, "b.t");
+        assert!(
+            d[0].message.contains("`${secret:name}` names no secret"),
+            "{}",
+            d[0].message
+        );
+        // ... and stood in for in a preview, without a diagnostic.
+        let (out, d, stand_ins) = render_with(MissingSecret::StandIn, json!({"t": "${secret:gh}"}));
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(out, Some(json!({"t": "unresolved-secret-gh"})));
+        assert_eq!(stand_ins, ["unresolved-secret-gh"]);
+
+        for bad in ["${secret:}", "${secret:a b}", "${secret:$.x}"] {
+            let (out, d, _) = render_with(MissingSecret::StandIn, json!({"t": bad}));
+            assert_eq!(out, None, "{bad}");
+            assert!(
+                d[0].message.contains("must name a secret"),
+                "{bad}: {}",
+                d[0].message
+            );
+        }
     }
 
     #[test]
