@@ -21,6 +21,7 @@
 
 pub mod adopt;
 pub mod diagnostic;
+pub mod iregexp;
 pub mod json;
 pub mod jsonpath;
 pub mod operation;
