@@ -147,3 +147,34 @@ def test_secret_placeholders_take_the_hosts_secrets(harness):
     harness.assert_invalid(
         from_credentials, "httpRequest.body.access_tokens.hugging_face_token", "credentials"
     )
+
+
+PROD_VPC = "0d6e1a2b-1111-4c3d-9e8f-0a1b2c3d4e5f"
+STAGING_VPC = "7f3e2d1c-2222-4b5a-8c9d-1e2f3a4b5c6d"
+
+
+def test_regex_functions_filter_with_i_regexps(harness):
+    """`match()` anchors the whole string, `search()` does not, `.` stops at line ends, and a
+    pattern that is not an I-Regexp matches nothing (its filter is false, not an error)."""
+
+    def pick(definition, parameters):
+        spec = definition["httpRequest"]["body"]["spec"]
+        spec["region"] = "${$.regions[?match(@.slug, 'tor.')].slug}"
+        spec["vpc"]["uuid"] = "${$.vpcs[?search(@.name, $.wanted)].uuid}"
+        parameters.update(
+            regions=[{"slug": "nyc2"}, {"slug": "tor1x"}, {"slug": "tor1"}, {"slug": "tor\n"}],
+            vpcs=[{"name": "prod-main", "uuid": PROD_VPC}, {"name": "staging-main", "uuid": STAGING_VPC}],
+            wanted="^stag",
+        )
+
+    call = harness.prepare(edit=pick)
+    result = harness.call("test_request", call)
+    assert result["outcome"] == "accepted", result["diagnostics"]
+    spec = sent_body(harness, call)["spec"]
+    assert spec["region"] == "tor1" and spec["vpc"]["uuid"] == STAGING_VPC
+
+    def not_an_i_regexp(definition, parameters):
+        pick(definition, parameters)
+        definition["httpRequest"]["body"]["spec"]["region"] = "${$.regions[?match(@.slug, 'tor\\\\d')].slug}"
+
+    harness.assert_invalid(not_an_i_regexp, "httpRequest.body.spec.region", "selects nothing")
