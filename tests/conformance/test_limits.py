@@ -109,6 +109,45 @@ CASES = {
         "httpRequest.body.spec.name",
         "could visit",
     ),
+    "`length()` of a 2 MB string at each of 100,000 items": (
+        case(
+            definition=definition_with(body_name("${$.items[?length($.big) == 1]}")),
+            parameters=json.dumps({**load_fixture("parameters.json"), "big": "x" * (2 * MIB), "items": [1] * 100_000}),
+        ),
+        "httpRequest.body.spec.name",
+        "could visit",  # scanning 2 MB 100,000 times: refused before evaluating
+    ),
+    "`match()` with a new 1 KB pattern at each of 2,000 items": (
+        case(
+            definition=definition_with(body_name("${$.items[?match(@.s, @.p)].s}")),
+            parameters=json.dumps({
+                **load_fixture("parameters.json"),
+                "items": [{"s": "a" * 100, "p": f"(a|b){{{i}}}" + "a*" * 500} for i in range(2_000)],
+            }),
+        ),
+        "httpRequest.body.spec.name",
+        "could visit",  # 2,000 compilations of 1 KB: refused before evaluating
+    ),
+    "`match()` near the budget: a new 1 KB pattern at each of 100 items": (
+        # What the costliest affordable regex render costs: 100 compilations of 1 KB each.
+        case(
+            definition=definition_with(body_name("${$.items[?match(@.s, @.p)].s}")),
+            parameters=json.dumps({
+                **load_fixture("parameters.json"),
+                "items": [{"s": "a" * 100, "p": f"(a|b){{{i}}}" + "a*" * 500} for i in range(100)],
+            }),
+        ),
+        "httpRequest.body.spec.name",
+        "selects",
+    ),
+    "`search()` with a pattern too large once compiled": (
+        case(
+            definition=definition_with(body_name("${$.items[?search(@, '\\\\p{L}{1000}\\\\p{L}{1000}')]}")),
+            parameters=json.dumps({**load_fixture("parameters.json"), "items": ["x" * 2000]}),
+        ),
+        "httpRequest.body.spec.name",
+        "selects nothing",  # past regex's size limit: no match, never built
+    ),
     "header name with a space": (case(definition=definition_with(header("Bad Name"))), "httpRequest.headers.Bad Name", "not a valid header name"),
     "header name with a colon": (case(definition=definition_with(header("X:Y"))), "httpRequest.headers.X:Y", "not a valid header name"),
     "header name not ASCII": (case(definition=definition_with(header("Événement"))), "httpRequest.headers.Événement", "not a valid header name"),
