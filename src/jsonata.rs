@@ -122,9 +122,14 @@ pub fn evaluate(
 ) -> Result<JValue, Problem> {
     refuse_costly(expression)?;
     let options = clock.options()?;
-    let compiled = Expression::compile(expression).map_err(|e| Problem {
-        code: code_of(&e.display_message()),
-        message: e.display_message(),
+    let compiled = Expression::compile(expression).map_err(|e| {
+        // The crate's "Parse error: " says what the code already says (S0...).
+        let message = e.display_message();
+        let message = message.strip_prefix("Parse error: ").unwrap_or(&message);
+        Problem {
+            code: code_of(message),
+            message: message.to_owned(),
+        }
     })?;
     let evaluated = if bindings.is_empty() {
         compiled.evaluate_with_options(input, options)
