@@ -13,7 +13,8 @@ use crate::json::{JsonLimits, json_text, parse_bounded};
 use crate::operation::Operation;
 use crate::secrets::SecretSet;
 use crate::template::{
-    JsonBudget, Nondeterminism, Parameters, abbreviate, json_kind, render_json, render_text,
+    JsonBudget, MissingSecret, Nondeterminism, Parameters, abbreviate, json_kind, render_json,
+    render_text,
 };
 use crate::transport::{Timeouts, WireRequest};
 use crate::url::render_url;
@@ -207,8 +208,19 @@ const METHOD_PATH: &str = "httpRequest.method";
 const HEADERS_PATH: &str = "httpRequest.headers";
 const BODY_PATH: &str = "httpRequest.body";
 
-/// Renders and validates the request that `input` describes, for `operation`.
+/// Renders and validates the request that `input` describes, for `operation`, to be sent: a
+/// `${secret:NAME}` whose secret `input` lacks is an error.
 pub fn render_request(operation: &Operation, input: &TaskInput) -> Rendering {
+    render_request_as(operation, input, MissingSecret::Refuse)
+}
+
+/// `render_request`, where a `${secret:NAME}` whose secret `input` lacks is refused or stood
+/// in for, as `missing_secret` says (a preview stands in: the editor has no secrets).
+pub fn render_request_as(
+    operation: &Operation,
+    input: &TaskInput,
+    missing_secret: MissingSecret,
+) -> Rendering {
     let mut diagnostics = Diagnostics::new();
     let mut secrets = SecretSet::new();
     for (name, value) in &input.secrets {
@@ -247,20 +259,33 @@ pub fn render_request(operation: &Operation, input: &TaskInput) -> Rendering {
         rendering.returned_secret = read_returned_secret(&definition, &mut rendering.diagnostics);
         rendering.if_exists = read_if_exists(operation, &definition, &mut rendering.diagnostics);
         rendering.confirmed_adoption = read_confirm_adopt(&definition, &mut rendering.diagnostics);
+        let parameters = Parameters::with_secrets(&parameters, &input.secrets, missing_secret)
+            .with_nondeterminism(match rendering.if_exists {
+                IfExists::Adopt => Nondeterminism::Refuse,
+                IfExists::Fail => Nondeterminism::Warn,
+            });
         rendering.request = build_request(
             operation,
             input,
             &definition,
-            &Parameters::new(&parameters).with_nondeterminism(match rendering.if_exists {
-                IfExists::Adopt => Nondeterminism::Refuse,
-                IfExists::Fail => Nondeterminism::Warn,
-            }),
+            &parameters,
             &mut rendering.diagnostics,
             &mut rendering.secrets,
-        )
+        );
+        for stand_in in parameters.stand_ins() {
+            if let Err(refused) = rendering.secrets.add(&stand_in) {
+                rendering.diagnostics.error(
+                    DEFINITION,
+                    format!("the unresolved `${{secret:…}}` placeholders' stand-ins {refused}"),
+                );
+                break;
+            }
+        }
         // A secret too long to mask is in the request: no preview of it may be shown (and the
         // error that refused it blocks sending).
-        .filter(|_| !rendering.secrets.has_refused());
+        if rendering.secrets.has_refused() {
+            rendering.request = None;
+        }
     }
     rendering
 }

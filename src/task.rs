@@ -12,10 +12,11 @@ use crate::outcome::{
     Effect, Failure, FailureKind, INVALID, Outcome, Verdict, classify_answer, classify_transport,
     retry_after,
 };
-use crate::request::{DEFINITION_FIELDS, Rendering, TaskInput, render_request};
+use crate::request::{DEFINITION_FIELDS, Rendering, TaskInput, render_request, render_request_as};
 use crate::response::{BODY_LIMIT, Reply, ResponseView};
 use crate::secrets::SecretSet;
 use crate::summary;
+use crate::template::MissingSecret;
 use crate::transport::{
     Transport, TransportError, TransportErrorKind, WireRequest, WireResponse, millis,
 };
@@ -161,7 +162,7 @@ pub fn render_with_warnings(
     operation: &Operation,
     input: &TaskInput,
 ) -> Result<Rendered, Vec<Diagnostic>> {
-    let rendering = render_request(operation, input);
+    let rendering = render_request_as(operation, input, MissingSecret::StandIn);
     match rendering.sendable() {
         Some(request) => Ok(Rendered {
             request: preview(request, &rendering.secrets),

@@ -1,11 +1,13 @@
-//! Placeholders, evaluated against the task's parameters: `${<JSONPath>}` (RFC 9535) and
-//! `${jsonata: <JSONata>}` (src/jsonata.rs), with the same rules for both kinds.
+//! Placeholders, by kind, with the same rules for all: `${<JSONPath>}` (RFC 9535) and
+//! `${jsonata: <JSONata>}` (src/jsonata.rs), evaluated against the task's parameters, and
+//! `${secret:NAME}`, filled from the secrets the host resolved (never from the parameters,
+//! which engines store in their history).
 //!
 //! Rendering is single-pass: text inserted from the parameters is never scanned again, so a
 //! parameter value that looks like `${...}` stays literal text.
 
 use std::borrow::Cow;
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
 
 use serde_json::Value;
 use serde_json_path_core::spec::query::Queryable;
@@ -33,8 +35,8 @@ pub const MAX_NESTING: usize = 128;
 
 /// The task's parameters, with what keeps evaluating their placeholders bounded: the
 /// document's shape (measured once, on the first query that needs it) and the visits left for
-/// JSONPath, the time left for JSONata; and what a render does with JSONata whose result
-/// differs from one run to the next.
+/// JSONPath, the time left for JSONata; what a render does with JSONata whose result differs
+/// from one run to the next; and the named secrets that `${secret:NAME}` inserts.
 pub struct Parameters<'p> {
     value: &'p Value,
     shape: OnceCell<jsonpath::Shape>,
@@ -43,6 +45,11 @@ pub struct Parameters<'p> {
     jsonata_input: OnceCell<JValue>,
     jsonata_clock: jsonata::Clock,
     nondeterminism: Nondeterminism,
+    secrets: &'p [(String, String)],
+    missing_secret: MissingSecret,
+    /// The stand-ins inserted for missing secrets (`MissingSecret::StandIn`), for the caller to
+    /// mask like the secrets they stand for.
+    stand_ins: RefCell<Vec<String>>,
 }
 
 /// What a placeholder calling a non-deterministic function (`jsonata::NONDETERMINISTIC`) earns.
@@ -55,8 +62,32 @@ pub enum Nondeterminism {
     Refuse,
 }
 
+/// What a `${secret:NAME}` whose secret the host did not resolve becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissingSecret {
+    /// An error at the field path: nothing is sent (test-request, execute).
+    Refuse,
+    /// A stand-in value, masked in the preview like a secret, without a diagnostic: the
+    /// editor's live render has no secrets, and must still show the request.
+    StandIn,
+}
+
+/// The prefix of a placeholder that inserts a resolved secret.
+pub const SECRET_PREFIX: &str = "secret:";
+/// Longest secret name in `${secret:NAME}`.
+pub const MAX_SECRET_NAME_LEN: usize = 128;
+
 impl<'p> Parameters<'p> {
+    /// Parameters without secrets: a `${secret:NAME}` is refused.
     pub fn new(value: &'p Value) -> Self {
+        Self::with_secrets(value, &[], MissingSecret::Refuse)
+    }
+
+    pub fn with_secrets(
+        value: &'p Value,
+        secrets: &'p [(String, String)],
+        missing_secret: MissingSecret,
+    ) -> Self {
         Parameters {
             value,
             shape: OnceCell::new(),
@@ -64,6 +95,45 @@ impl<'p> Parameters<'p> {
             jsonata_input: OnceCell::new(),
             jsonata_clock: jsonata::Clock::new(jsonata::DEFAULT_LIMITS),
             nondeterminism: Nondeterminism::Warn,
+            secrets,
+            missing_secret,
+            stand_ins: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The stand-ins inserted so far for missing secrets.
+    pub fn stand_ins(&self) -> Vec<String> {
+        self.stand_ins.borrow().clone()
+    }
+
+    /// The value of `${secret:NAME}`.
+    fn secret(&self, name: &str) -> Result<Value, String> {
+        let placeholder = || Placeholder::Secret(name).quoted();
+        if name.is_empty()
+            || name.len() > MAX_SECRET_NAME_LEN
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        {
+            return Err(format!(
+                "placeholder {} must name a secret in at most {MAX_SECRET_NAME_LEN} letters, \
+                 digits, `_`, `-` or `.`, e.g. `${{{SECRET_PREFIX}hugging_face_token}}`",
+                placeholder()
+            ));
+        }
+        if let Some((_, value)) = self.secrets.iter().find(|(n, _)| n == name) {
+            return Ok(Value::String(value.clone()));
+        }
+        match self.missing_secret {
+            MissingSecret::Refuse => Err(format!(
+                "placeholder {} names no secret the host resolved from the definition's                  `credentials`; secrets come from credentials, never from the parameters",
+                placeholder()
+            )),
+            MissingSecret::StandIn => {
+                let stand_in = format!("unresolved-secret-{name}");
+                self.stand_ins.borrow_mut().push(stand_in.clone());
+                Ok(Value::String(stand_in))
+            }
         }
     }
 
@@ -89,6 +159,8 @@ enum Placeholder<'a> {
     JsonPath(&'a str),
     /// `${jsonata: $lowercase(team)}`.
     Jsonata(&'a str),
+    /// `${secret:NAME}`: the name.
+    Secret(&'a str),
 }
 
 impl Placeholder<'_> {
@@ -99,6 +171,7 @@ impl Placeholder<'_> {
             Placeholder::Jsonata(expression) => {
                 format!("`${{{} {}}}`", jsonata::PREFIX, abbreviate(expression, 80))
             }
+            Placeholder::Secret(name) => format!("`${{{SECRET_PREFIX}{}}}`", abbreviate(name, 40)),
         }
     }
 }
@@ -140,7 +213,12 @@ impl<'a> Template<'a> {
                 }
                 None => {
                     let end = closing_brace(after).ok_or_else(not_closed)?;
-                    (Placeholder::JsonPath(after[..end].trim()), end)
+                    let expression = after[..end].trim();
+                    let placeholder = match expression.strip_prefix(SECRET_PREFIX) {
+                        Some(name) => Placeholder::Secret(name.trim()),
+                        None => Placeholder::JsonPath(expression),
+                    };
+                    (placeholder, end)
                 }
             };
             segments.push(Segment::Placeholder(placeholder));
@@ -295,6 +373,7 @@ fn select<'p>(
             select_jsonpath(expression, parameters).map(Cow::Borrowed)
         }
         Placeholder::Jsonata(expression) => select_jsonata(expression, parameters).map(Cow::Owned),
+        Placeholder::Secret(name) => parameters.secret(name).map(Cow::Owned),
     }
 }
 
@@ -765,6 +844,54 @@ mod tests {
             &mut d,
         );
         (out, d.to_vec())
+    }
+
+    #[test]
+    fn secret_placeholders_insert_resolved_secrets_only() {
+        let p = params();
+        let secrets = [("hf".to_string(), "hf_abc".to_string())];
+        let render_with = |missing: MissingSecret, template: Value| {
+            let parameters = Parameters::with_secrets(&p, &secrets, missing);
+            let mut d = Diagnostics::new();
+            let out = render_json(&template, &parameters, ROOMY, "b", &mut d);
+            (out, d.to_vec(), parameters.stand_ins())
+        };
+        // Whole value, inside text, in a key.
+        let template =
+            json!({"t": "${secret:hf}", "u": "Bearer ${ secret:hf }", "${secret:hf}": 1});
+        let (out, d, stand_ins) = render_with(MissingSecret::Refuse, template);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(
+            out,
+            Some(json!({"t": "hf_abc", "u": "Bearer hf_abc", "hf_abc": 1}))
+        );
+        assert!(stand_ins.is_empty());
+
+        // A name the host did not resolve is refused when sending, even if the parameters
+        // hold a value of that name: secrets never come from the parameters.
+        let (out, d, _) = render_with(MissingSecret::Refuse, json!({"t": "${secret:name}"}));
+        assert_eq!(out, None);
+        assert_eq!(d[0].path, "b.t");
+        assert!(
+            d[0].message.contains("`${secret:name}` names no secret"),
+            "{}",
+            d[0].message
+        );
+        // ... and stood in for in a preview, without a diagnostic.
+        let (out, d, stand_ins) = render_with(MissingSecret::StandIn, json!({"t": "${secret:gh}"}));
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(out, Some(json!({"t": "unresolved-secret-gh"})));
+        assert_eq!(stand_ins, ["unresolved-secret-gh"]);
+
+        for bad in ["${secret:}", "${secret:a b}", "${secret:$.x}"] {
+            let (out, d, _) = render_with(MissingSecret::StandIn, json!({"t": bad}));
+            assert_eq!(out, None, "{bad}");
+            assert!(
+                d[0].message.contains("must name a secret"),
+                "{bad}: {}",
+                d[0].message
+            );
+        }
     }
 
     #[test]

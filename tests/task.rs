@@ -189,6 +189,56 @@ fn render_returns_the_masked_preview() {
     assert_eq!(diagnostics[0].severity, Severity::Error);
 }
 
+/// `${secret:NAME}` takes a secret the host resolved (an engine keeps parameters in its
+/// history, so a token there would be stored in clear).
+#[test]
+fn secret_placeholders_take_resolved_secrets() {
+    let from_credentials = |secrets: &[(&str, &str)]| {
+        let mut input = input_with(|d, p| {
+            d["httpRequest"]["body"]["access_tokens"]["hugging_face_token"] =
+                json!("${secret:hugging_face_token}");
+            p.as_object_mut().unwrap().remove("huggingFaceToken");
+        });
+        input
+            .secrets
+            .extend(secrets.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        input
+    };
+    let field = "httpRequest.body.access_tokens.hugging_face_token";
+
+    let input = from_credentials(&[("hugging_face_token", HF_TOKEN)]);
+    let mut api = scripted(Ok(accepted()));
+    let result = test_request(&input, &mut api);
+    assert_eq!(
+        result.outcome,
+        Outcome::Accepted,
+        "{:?}",
+        result.diagnostics
+    );
+    let sent: Value = serde_json::from_str(&api.sent[0].body).unwrap();
+    assert_eq!(sent["access_tokens"]["hugging_face_token"], HF_TOKEN);
+    assert!(!strings_of(&result).contains(HF_TOKEN));
+    let mut api = scripted(Ok(accepted()));
+    assert!(!execute(&input, &mut api).unwrap().contains(HF_TOKEN));
+
+    // Not resolved: nothing is sent, the field says why.
+    let input = from_credentials(&[]);
+    let mut api = scripted(Ok(accepted()));
+    let result = test_request(&input, &mut api);
+    assert_eq!(result.outcome, Outcome::Invalid);
+    assert_eq!(api.sent.len(), 0);
+    assert_eq!(result.diagnostics[0].path, field);
+    assert!(result.diagnostics[0].message.contains("credentials"));
+    assert_eq!(failure(&input, &mut api).kind, FailureKind::InvalidRequest);
+    assert_eq!(api.sent.len(), 0);
+
+    // The editor's live render has no secrets: it shows the field masked, with no diagnostic.
+    let rendered = task::render_with_warnings(&OP, &input).unwrap();
+    assert_eq!(rendered.warnings, vec![]);
+    let body: Value = serde_json::from_str(rendered.request.body.as_deref().unwrap()).unwrap();
+    assert_eq!(body["access_tokens"]["hugging_face_token"], "••••••••");
+}
+
 #[test]
 fn statuses_follow_the_outcome_table() {
     let cases: &[(u16, &str, Outcome, bool)] = &[

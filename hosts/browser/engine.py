@@ -27,12 +27,17 @@ API token the component receives as its `token` secret, from, in this order:
 
 1. the JSON file named by `$HTTP_TASK_CREDENTIALS`, mapping names to tokens
    (`{"digitalocean-prod": "dop_v1_…"}`), or to objects of secrets
-   (`{"digitalocean-prod": {"token": "dop_v1_…"}}`); read at every test request;
+   (`{"digitalocean-prod": {"token": "dop_v1_…", "hugging_face_token": "hf_…"}}`, each
+   secret a `${secret:NAME}` of the definition) with, optionally, the hosts the credential
+   may be sent to (`"allowedHosts": ["api.digitalocean.com", "loopback"]`, the default);
+   read at every test request;
 2. `$DIGITALOCEAN_TOKEN`, for any name the file does not have;
 3. when neither is set, without `--real` and only for a loopback URL (the stand-in): a demo
    token the stand-in accepts.
 
-A name none of these resolves is refused before anything is sent. Tokens never reach the page,
+A name none of these resolves is refused before anything is sent, and so is a URL whose host
+the credential is not allowed for: the definition comes from whoever edits it, and must not be
+able to point the team's token at a server of its own. Tokens never reach the page,
 a URL or the log: the component masks every secret in what it returns, and the only secret in
 an answer is the one the API returns once (`revealedSecrets`). Before a request to a host other
 than loopback the page asks for confirmation and the engine refuses without it (409), since an
@@ -60,7 +65,7 @@ from contextlib import ExitStack
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 HERE = Path(__file__).resolve().parent
@@ -76,6 +81,10 @@ TRANSPILE = REPO / "hosts/node/transpile.mjs"
 REAL_API = "https://api.digitalocean.com"
 CREDENTIALS_ENV = "HTTP_TASK_CREDENTIALS"
 TOKEN_ENV = "DIGITALOCEAN_TOKEN"
+# Where a credential may be sent when its entry does not say: the API, and loopback (the
+# stand-in). "loopback" stands for localhost, 127.0.0.0/8 and ::1.
+DEFAULT_ALLOWED_HOSTS = ("api.digitalocean.com", "loopback")
+ALLOWED_HOSTS_KEY = "allowedHosts"
 # The stand-in accepts any `dop_v1_` token of 8 or more further characters.
 DEMO_TOKEN = "dop_v1_editordemo" + "0" * 54
 MASK = "••••••••"
@@ -144,11 +153,14 @@ def transpile_component(wasm: Path) -> Path:
 # --- Credentials ---
 
 
-def is_loopback(url: str) -> bool:
+def url_host(url: str) -> str | None:
     try:
-        host = urlsplit(url).hostname
+        return urlsplit(url).hostname
     except ValueError:
-        return False
+        return None
+
+
+def is_loopback_host(host: str | None) -> bool:
     if host is None:
         return False
     if host == "localhost":
@@ -157,6 +169,25 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback(url: str) -> bool:
+    return is_loopback_host(url_host(url))
+
+
+def host_allowed(host: str | None, allowed: tuple[str, ...]) -> bool:
+    """Whether `host` (lower-cased by urlsplit) is one of `allowed` ("loopback": any loopback)."""
+    if host is None:
+        return False
+    return any(host == entry.lower() or (entry == "loopback" and is_loopback_host(host)) for entry in allowed)
+
+
+class Resolved(NamedTuple):
+    """A credential as the component receives it, and where it may go."""
+
+    secrets: dict[str, str]
+    source: str
+    allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
 
 
 class Credentials:
@@ -199,23 +230,34 @@ class Credentials:
             raise EngineError(500, "credentials-file", f"${CREDENTIALS_ENV} ({self.file}) must be a JSON object of name → token")
         return data
 
-    def resolve(self, name: str, *, loopback: bool) -> tuple[dict[str, str], str] | None:
-        """(secrets, source) for credential `name`, or None when nothing resolves it."""
+    def resolve(self, name: str, *, loopback: bool) -> Resolved | None:
+        """Credential `name`, or None when nothing resolves it."""
         if self.file is not None:
             entry = self._read_file().get(name)
             if isinstance(entry, str):
-                return {"token": entry}, f"${CREDENTIALS_ENV}"
-            if isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values()):
-                return dict(entry), f"${CREDENTIALS_ENV}"
+                return Resolved({"token": entry}, f"${CREDENTIALS_ENV}")
+            if isinstance(entry, dict):
+                return self._entry(name, entry)
             if entry is not None:
                 raise EngineError(500, "credentials-file", f"credential `{name}` in ${CREDENTIALS_ENV} must be a token string or an object of strings")
         if self.token:
-            return {"token": self.token}, f"${TOKEN_ENV}"
+            return Resolved({"token": self.token}, f"${TOKEN_ENV}")
         # The demo token stands in only when no credentials are configured at all: with a
         # file or a token set, an unknown name is an error, as in an engine.
         if self.demo and loopback and self.file is None:
-            return {"token": DEMO_TOKEN}, "demo token (stand-in only)"
+            return Resolved({"token": DEMO_TOKEN}, "demo token (stand-in only)", ("loopback",))
         return None
+
+    @staticmethod
+    def _entry(name: str, entry: dict[str, Any]) -> Resolved:
+        """An object entry: its secrets, and its `allowedHosts` when it names them."""
+        secrets = {k: v for k, v in entry.items() if k != ALLOWED_HOSTS_KEY}
+        hosts = entry.get(ALLOWED_HOSTS_KEY, list(DEFAULT_ALLOWED_HOSTS))
+        if not all(isinstance(v, str) for v in secrets.values()):
+            raise EngineError(500, "credentials-file", f"credential `{name}` in ${CREDENTIALS_ENV}: every secret must be a string")
+        if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) and h for h in hosts):
+            raise EngineError(500, "credentials-file", f"credential `{name}` in ${CREDENTIALS_ENV}: `{ALLOWED_HOSTS_KEY}` must be a non-empty list of host names (or \"loopback\")")
+        return Resolved(secrets, f"${CREDENTIALS_ENV}", tuple(hosts))
 
     def known_values(self) -> list[str]:
         """Every secret value this engine could send, for masking error texts."""
@@ -229,7 +271,7 @@ class Credentials:
                 if isinstance(entry, str):
                     values.append(entry)
                 elif isinstance(entry, dict):
-                    values += [v for v in entry.values() if isinstance(v, str)]
+                    values += [v for k, v in entry.items() if k != ALLOWED_HOSTS_KEY and isinstance(v, str)]
         return [v for v in values if v]
 
 
@@ -293,7 +335,16 @@ class Engine:
                     f"It looks names up in {' and '.join(self.credentials.describe()) or 'nothing (set $DIGITALOCEAN_TOKEN or $HTTP_TASK_CREDENTIALS)'}.",
                     credential=name,
                 )
-            secrets, source = resolved
+            secrets, source, allowed = resolved
+            host = url_host(url)
+            if not host_allowed(host, allowed):
+                raise EngineError(
+                    403,
+                    "host-not-allowed",
+                    f"Credential `{name}` may be sent only to {', '.join(allowed)}, and the URL names {host or 'no host'}: nothing was sent.",
+                    credential=name,
+                    host=host,
+                )
         if url is not None and not loopback and not confirmed:
             raise EngineError(
                 409,

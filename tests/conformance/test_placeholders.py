@@ -121,3 +121,29 @@ def test_defaults_content_type_and_authorization(harness):
     shown = {h["name"].lower(): h["value"] for h in result["request"]["headers"]}
     assert shown["authorization"] == f"Bearer {MASK}"
     assert shown["content-length"] == str(record["content_length"])
+
+
+def test_secret_placeholders_take_the_hosts_secrets(harness):
+    """`${secret:NAME}` is filled from task-input.secrets, sent, and masked everywhere; a
+    render without the secret (the editor's live preview) shows it masked without an error;
+    a call without it sends nothing."""
+    hf_token = "hf_fromCredentials0123456789abcdef"
+
+    def from_credentials(definition, parameters):
+        tokens = definition["httpRequest"]["body"]["access_tokens"]
+        tokens["hugging_face_token"] = "${secret:hugging_face_token}"
+        parameters.pop("huggingFaceToken")
+
+    call = harness.prepare(edit=from_credentials)
+    call.secrets["hugging_face_token"] = hf_token
+    assert harness.call("test_request", call)["outcome"] == "accepted"
+    assert sent_body(harness, call)["access_tokens"]["hugging_face_token"] == hf_token
+
+    rendered = harness.call("render", harness.prepare(edit=from_credentials), posts=0)["ok"]
+    assert rendered["warnings"] == []
+    body = json.loads(rendered["request"]["body"])
+    assert body["access_tokens"]["hugging_face_token"] == MASK
+
+    harness.assert_invalid(
+        from_credentials, "httpRequest.body.access_tokens.hugging_face_token", "credentials"
+    )

@@ -45,8 +45,16 @@ if os.geteuid() == 0:
 # stand-in accepts, and one it answers 401 to.
 GOOD_TOKEN = "dop_v1_e2eeditor" + "5f0c1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7081"
 BAD_TOKEN = "revoked-editor-token-7d1c9e"
-CREDENTIALS = {"digitalocean-prod": GOOD_TOKEN, "revoked": BAD_TOKEN}
-API_TOKENS = [GOOD_TOKEN, BAD_TOKEN]
+# A Hugging Face token that a `${secret:hugging_face_token}` takes from a credential.
+HF_TOKEN = "hf_editorCredential0123456789abcdefgh"
+CREDENTIALS = {
+    "digitalocean-prod": GOOD_TOKEN,
+    "revoked": BAD_TOKEN,
+    "with-hf": {"token": GOOD_TOKEN, "hugging_face_token": HF_TOKEN},
+    # Bound to the real API only: the stand-in on loopback is not among its hosts.
+    "api-only": {"token": GOOD_TOKEN, "allowedHosts": ["api.digitalocean.com"]},
+}
+API_TOKENS = [GOOD_TOKEN, BAD_TOKEN, HF_TOKEN]
 
 
 class Output:

@@ -18,7 +18,7 @@ import uuid
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from conftest import REPO, SHOTS, Editor, Recorder
+from conftest import HF_TOKEN, REPO, SHOTS, Editor, Recorder
 
 MASK = "••••••••"
 #: Badge colour of each outcome seen, to check that no two look alike.
@@ -617,6 +617,43 @@ def test_unknown_credential_is_an_engine_error(page: Page, editor: Editor) -> No
     expect(result.get_by_test_id("summary")).to_contain_text("knows no credential named nobody")
     expect(result).to_contain_text("nothing was sent")
     assert len(editor.records(call_id)) == 0
+
+
+def test_a_credential_goes_only_to_its_hosts(page: Page, editor: Editor) -> None:
+    call_id = prepare(page, credentials="api-only")
+    result = click_test_request(page)
+    expect_outcome(result, "engine-error", "Engine error")
+    expect(result.get_by_test_id("summary")).to_contain_text("may be sent only to api.digitalocean.com")
+    assert len(editor.records(call_id)) == 0
+
+
+def test_engine_refuses_a_host_the_credential_is_not_for(editor: Editor) -> None:
+    """The definition comes from whoever edits it: pointing the URL at a server of one's own
+    must not hand it the team's token, confirmation or not (refused before anything is sent,
+    so no network is needed)."""
+    definition = json.loads((REPO / "fixtures" / "definition.json").read_text())
+    definition["httpRequest"]["url"] = "https://collector.example/v2/dedicated-inferences"
+    parameters = (REPO / "fixtures" / "parameters.json").read_text()
+    body = json.dumps({"definition": json.dumps(definition), "parameters": parameters, "confirmBilled": True}).encode()
+    request = urllib.request.Request(f"{editor.url}api/test-request", body, {"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 403
+    answer = json.load(refused.value)
+    assert answer["error"] == "host-not-allowed" and answer["host"] == "collector.example"
+
+
+def test_a_secret_placeholder_takes_the_credentials_secret(page: Page, editor: Editor) -> None:
+    call_id = prepare(page, credentials="with-hf", unique_name=True)
+    type_into(form_input(page, "httpRequest.body.access_tokens"), '{"hugging_face_token": "${secret:hugging_face_token}"}')
+    settle(page)
+    # The live render has no secrets: the preview shows the field masked, with no problem.
+    expect(page.locator("#problems-count")).to_have_text("none")
+    expect(page.locator("#preview")).to_contain_text('"hugging_face_token": "••••••••"')
+    result = click_test_request(page)
+    expect_outcome(result, "accepted", "Accepted")
+    [record] = editor.records(call_id)
+    assert json.loads(record["body"])["access_tokens"]["hugging_face_token"] == HF_TOKEN
 
 
 def test_engine_down_is_shown_as_such(page: Page) -> None:
