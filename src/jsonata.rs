@@ -357,7 +357,10 @@ impl<'a> Iterator for Tokens<'a> {
 fn name_len(text: &str) -> usize {
     let mut len = 0;
     for c in text.chars() {
-        if c.is_alphanumeric() || c == '_' || (c == '.' && text.as_bytes()[0].is_ascii_digit()) {
+        if c.is_alphanumeric()
+            || c == '_'
+            || (c == '.' && text.as_bytes().first().is_some_and(u8::is_ascii_digit))
+        {
             len += c.len_utf8();
         } else {
             break;

@@ -23,7 +23,6 @@ pub mod adopt;
 pub mod diagnostic;
 pub mod json;
 pub mod jsonata;
-#[cfg(feature = "testkit")]
 pub mod jsonata_suite;
 pub mod jsonpath;
 pub mod operation;
