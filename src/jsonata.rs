@@ -7,10 +7,11 @@
 //! one run to the next), the limits every evaluation runs under, and turning a JSONata value
 //! into JSON (f64 numbers that are whole become integers).
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
-use jsonata_core::Expression;
-use jsonata_core::evaluator::{Context, Evaluator, EvaluatorOptions};
+use jsonata_core::evaluator::{CancelToken, Context, Evaluator, EvaluatorError, EvaluatorOptions};
 pub use jsonata_core::value::JValue;
 use serde_json::Value;
 
@@ -26,6 +27,16 @@ pub const MAX_EXPRESSION_LEN: usize = 4096;
 /// follow): this bound keeps parsing far inside every host's stack.
 pub const MAX_BRACKET_DEPTH: usize = 64;
 
+/// How many operators and separators an expression may hold. The crate's parser and its
+/// post-processing recurse once per prefix operator and right-associative chain link, and a
+/// 1,000-link chain exhausts wasmtime's stack before the crate's own nesting error (U1002):
+/// this keeps every expression's syntax tree far inside `max_stack_depth`.
+pub const MAX_OPERATORS: usize = 256;
+
+/// The widest `$pad` accepted: the crate allocates the padding at once (up to 2^31
+/// characters), which no memory limit could stop in time.
+pub const MAX_PAD_WIDTH: f64 = 1_048_576.0;
+
 /// The limits every evaluation runs under: the crate's own guardrails.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -36,15 +47,24 @@ pub struct Limits {
     pub max_stack_depth: usize,
     /// Longest sequence a step, range or function may build (D2015).
     pub max_sequence_length: usize,
+    /// Heap bytes an evaluation may hold beyond what was live when it started, and bytes of
+    /// (wasm shadow) stack it may use: past either, `Guard` cancels it. Enforced where the
+    /// component's allocator is `GuardedAllocator` (the component; tests/jsonata_limits.rs).
+    pub max_memory: usize,
+    pub max_stack_bytes: usize,
 }
 
-/// The component's limits. `max_stack_depth` is calibrated in docs/jsonata.md ("Stack"):
-/// a recursion that reaches it ends with D1011 in wasmtime (512 KiB of wasm stack) and in V8
-/// with room to spare. `max_sequence_length` is the body's own value budget.
+/// The component's limits. `max_stack_depth` is calibrated in docs/jsonata.md ("Stack"): the
+/// costliest recursion measured (through `$reduce`, ~2.8 KiB of wasmtime's stack per level)
+/// exhausted wasmtime's 512 KiB at 184 levels; 100 leaves it half. `max_sequence_length` is
+/// the body's own value budget; `max_memory` keeps an evaluation far inside the 64 MiB the
+/// tests cap guest memory at (test_limits.py).
 pub const DEFAULT_LIMITS: Limits = Limits {
     time: Duration::from_millis(1000),
-    max_stack_depth: 1000,
+    max_stack_depth: 100,
     max_sequence_length: 100_000,
+    max_memory: 16 << 20,
+    max_stack_bytes: 320 << 10,
 };
 
 /// The most values a JSONata result may hold to be turned into JSON: twice the body's budget
@@ -104,7 +124,7 @@ impl Clock {
         Ok(EvaluatorOptions {
             // At least 1 ms: 0 would mean no limit.
             timeout_ms: Some(u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1)),
-            cancel: None,
+            cancel: Some(CancelToken::new()),
             max_stack_depth: Some(self.limits.max_stack_depth),
             max_sequence_length: Some(self.limits.max_sequence_length),
         })
@@ -122,7 +142,8 @@ pub fn evaluate(
 ) -> Result<JValue, Problem> {
     refuse_costly(expression)?;
     let options = clock.options()?;
-    let compiled = Expression::compile(expression).map_err(|e| {
+    let limits = clock.limits;
+    let ast = jsonata_core::parser::parse(expression).map_err(|e| {
         // The crate's "Parse error: " says what the code already says (S0...).
         let message = e.display_message();
         let message = message.strip_prefix("Parse error: ").unwrap_or(&message);
@@ -131,21 +152,68 @@ pub fn evaluate(
             message: message.to_owned(),
         }
     })?;
-    let evaluated = if bindings.is_empty() {
-        compiled.evaluate_with_options(input, options)
-    } else {
-        // Bindings need the tree-walking evaluator (the bytecode VM has no variables from
-        // outside); same semantics.
-        let mut context = Context::new();
-        for (name, value) in bindings {
-            context.bind(name.clone(), value.clone());
-        }
-        Evaluator::with_options(context, options).evaluate(compiled.ast(), input)
+    // The tree-walking evaluator (the crate's bytecode VM takes no host functions), with
+    // `$pad` bounded: same semantics, the official suite says so (docs/jsonata.md).
+    let mut context = Context::new();
+    for (name, value) in bindings {
+        context.bind(name.clone(), value.clone());
+    }
+    let cancel = options.cancel.clone();
+    let mut evaluator = Evaluator::with_options(context, options);
+    evaluator
+        .register_fn_override("pad", bounded_pad)
+        .map_err(|e| Problem::ours(e.message().to_owned()))?;
+    let guard = Guard::arm(cancel, limits);
+    let evaluated = evaluator.evaluate(&ast, input);
+    let overrun = guard.disarm();
+    match (evaluated, overrun) {
+        (_, Some(overrun)) => Err(Problem::ours(overrun.message(limits))),
+        (Ok(value), None) => Ok(value),
+        (Err(e), None) => Err(Problem {
+            code: code_of(e.message()),
+            message: e.message().to_owned(),
+        }),
+    }
+}
+
+/// `$pad` as the crate implements it (jsonata-core 2.2.13, builtins.rs, MIT), refusing a
+/// width over `MAX_PAD_WIDTH` before anything is allocated.
+fn bounded_pad(args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let type_error = |m: &str| Err(EvaluatorError::TypeError(m.to_owned()));
+    if args.is_empty() || args.len() > 3 {
+        return Err(EvaluatorError::EvaluationError(
+            "pad() requires 2 or 3 arguments".into(),
+        ));
+    }
+    let string = match args.first() {
+        Some(JValue::String(s)) => s.clone(),
+        Some(JValue::Null) => return Ok(JValue::Null),
+        Some(JValue::Undefined) | None => return Ok(JValue::Undefined),
+        _ => return type_error("pad() first argument must be a string"),
     };
-    evaluated.map_err(|e| Problem {
-        code: code_of(e.message()),
-        message: e.message().to_owned(),
-    })
+    let width = match args.get(1) {
+        Some(JValue::Number(n)) if n.abs() > MAX_PAD_WIDTH => {
+            return Err(EvaluatorError::EvaluationError(format!(
+                "D3141: $pad's width {n} is over the {MAX_PAD_WIDTH} characters this task accepts"
+            )));
+        }
+        // Within ±2^20: exact, as the crate's `as i32`.
+        #[allow(clippy::cast_possible_truncation)]
+        Some(JValue::Number(n)) => *n as i32,
+        Some(JValue::Undefined) | None => return Ok(JValue::String(string)),
+        _ => return type_error("pad() second argument must be a number"),
+    };
+    let pad: Vec<char> = match args.get(2) {
+        Some(JValue::String(s)) if !s.is_empty() => s.chars().collect(),
+        _ => vec![' '],
+    };
+    let needed = (width.unsigned_abs() as usize).saturating_sub(string.chars().count());
+    let padding: String = pad.iter().cycle().take(needed).collect();
+    Ok(JValue::string(if width < 0 {
+        format!("{padding}{string}")
+    } else {
+        format!("{string}{padding}")
+    }))
 }
 
 /// The JSONata code a message carries (`S0202`), after whatever the crate puts before it
@@ -172,6 +240,7 @@ fn refuse_costly(expression: &str) -> Result<(), Problem> {
     }
     let mut depth = 0usize;
     let mut deepest = 0usize;
+    let mut operators = 0usize;
     for token in Tokens::new(expression) {
         match token {
             Token::Open(_) => {
@@ -179,8 +248,15 @@ fn refuse_costly(expression: &str) -> Result<(), Problem> {
                 deepest = deepest.max(depth);
             }
             Token::Close(_) => depth = depth.saturating_sub(1),
+            Token::Punct | Token::Atom { operand: false } => operators += 1,
             _ => {}
         }
+    }
+    if operators > MAX_OPERATORS {
+        return Err(Problem::ours(format!(
+            "the expression holds {operators} operators and separators; at most \
+             {MAX_OPERATORS} are accepted"
+        )));
     }
     if deepest > MAX_BRACKET_DEPTH {
         return Err(Problem::ours(format!(
@@ -189,6 +265,157 @@ fn refuse_costly(expression: &str) -> Result<(), Problem> {
         )));
     }
     Ok(())
+}
+
+/// What an evaluation ran out of, when `Guard` cancelled it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Overrun {
+    Memory,
+    Stack,
+}
+
+impl Overrun {
+    fn message(self, limits: Limits) -> String {
+        match self {
+            Overrun::Memory => format!(
+                "the evaluation needed more than {} MiB of memory, the most one may use",
+                limits.max_memory >> 20
+            ),
+            Overrun::Stack => "the evaluation nested too deeply for the host's stack (a \
+                               recursion through higher-order functions?)"
+                .to_owned(),
+        }
+    }
+}
+
+/// The evaluation being watched, as `GuardedAllocator` sees it: its cancel token, the heap
+/// ceiling, and the stack it may use. One at a time (the component is single threaded;
+/// native tests watch on their own thread).
+struct Watch {
+    cancel: CancelToken,
+    heap_ceiling: usize,
+    max_stack_bytes: usize,
+    /// The most stack `stacker` said was left, at the first allocation that could ask it.
+    stack_top: Option<usize>,
+    overrun: Option<Overrun>,
+}
+
+thread_local! {
+    static WATCH: RefCell<Option<Watch>> = const { RefCell::new(None) };
+    /// Heap bytes live on this thread, counted by `GuardedAllocator`.
+    static LIVE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The stack an evaluation has used so far, as far as `stacker` knows it. The crate runs
+/// every evaluation on a stack segment of its own (`stacker::maybe_grow`, 8 MiB); in wasm that
+/// segment is the shadow stack in linear memory, whose use grows with the frames that the
+/// host's own stack (which the guest cannot see) holds for the same calls: docs/jsonata.md
+/// ("Stack") measures the ratio.
+fn stack_used(watch: &mut Watch) -> usize {
+    let Some(left) = stacker::remaining_stack() else {
+        return 0;
+    };
+    let top = *watch.stack_top.get_or_insert(left);
+    top.saturating_sub(left)
+}
+
+/// Arms the watch for one evaluation; `disarm` says whether it was cancelled, and why.
+struct Guard;
+
+impl Guard {
+    fn arm(cancel: Option<CancelToken>, limits: Limits) -> Self {
+        if let Some(cancel) = cancel {
+            let watch = Watch {
+                cancel,
+                heap_ceiling: LIVE.with(Cell::get).saturating_add(limits.max_memory),
+                max_stack_bytes: limits.max_stack_bytes,
+                stack_top: None,
+                overrun: None,
+            };
+            WATCH.with(|w| *w.borrow_mut() = Some(watch));
+        }
+        Guard
+    }
+
+    fn disarm(self) -> Option<Overrun> {
+        // Taken out first: dropping the token frees memory, which must not find it armed.
+        let watch = WATCH.with(|w| w.borrow_mut().take());
+        watch.and_then(|w| w.overrun)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let watch = WATCH.with(|w| w.try_borrow_mut().ok().and_then(|mut w| w.take()));
+        drop(watch);
+    }
+}
+
+/// Checks an allocation of `size` bytes against the armed watch, cancelling the evaluation
+/// at the first overrun (the crate stops at its next step, U1003). The allocation itself
+/// still happens: refusing it would abort, a trap.
+fn check(size: usize) {
+    let _ = WATCH.try_with(|w| {
+        let Ok(mut watch) = w.try_borrow_mut() else {
+            return;
+        };
+        let Some(watch) = watch.as_mut() else {
+            return;
+        };
+        if watch.overrun.is_some() {
+            return;
+        }
+        let live = LIVE.with(Cell::get).saturating_add(size);
+        let overrun = if live > watch.heap_ceiling {
+            Some(Overrun::Memory)
+        } else if stack_used(watch) > watch.max_stack_bytes {
+            Some(Overrun::Stack)
+        } else {
+            None
+        };
+        if let Some(overrun) = overrun {
+            watch.overrun = Some(overrun);
+            watch.cancel.cancel();
+        }
+    });
+}
+
+/// The system allocator, counting live bytes for `Guard`: the component's global allocator
+/// (src/lib.rs), so that an evaluation that builds ever larger values or recurses through
+/// the crate's higher-order functions is cancelled before the host's memory or stack runs out.
+pub struct GuardedAllocator;
+
+// SAFETY: every call is forwarded unchanged to `System`; the counting touches only a
+// thread-local `Cell` and never allocates. The one unsafe code of the crate outside
+// wit-bindgen's glue: a global allocator has no safe interface.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for GuardedAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        check(layout.size());
+        let _ = LIVE.try_with(|l| l.set(l.get().saturating_add(layout.size())));
+        // SAFETY: the caller's contract is `System`'s.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let _ = LIVE.try_with(|l| l.set(l.get().saturating_sub(layout.size())));
+        // SAFETY: `ptr` came from `alloc`/`realloc` above, that is from `System`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let grown = new_size.saturating_sub(layout.size());
+        check(grown);
+        let _ = LIVE.try_with(|l| {
+            l.set(
+                l.get()
+                    .saturating_add(grown)
+                    .saturating_sub(layout.size().saturating_sub(new_size)),
+            )
+        });
+        // SAFETY: as for `dealloc`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
 }
 
 /// The non-deterministic functions `expression` names (see `NONDETERMINISTIC`), in order,

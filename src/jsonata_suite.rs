@@ -137,11 +137,16 @@ impl Suite {
             .and_then(Value::as_object)
             .unwrap_or(&empty);
         let limit = |key: &str| case.get(key).and_then(Value::as_u64);
+        // A case's own limits apply within the component's, never beyond them.
         let limits = Limits {
-            time: limit("timelimit").map_or(DEFAULT_LIMITS.time, std::time::Duration::from_millis),
+            time: limit("timelimit")
+                .map(std::time::Duration::from_millis)
+                .map_or(DEFAULT_LIMITS.time, |t| t.min(DEFAULT_LIMITS.time)),
             max_stack_depth: limit("depth")
                 .and_then(|d| usize::try_from(d).ok())
-                .unwrap_or(DEFAULT_LIMITS.max_stack_depth),
+                .map_or(DEFAULT_LIMITS.max_stack_depth, |d| {
+                    d.min(DEFAULT_LIMITS.max_stack_depth)
+                }),
             ..DEFAULT_LIMITS
         };
         let answer = engine.answer(expression, input, bindings, limits);
