@@ -1,6 +1,6 @@
 //! The official JSONata test suite (fixtures/jsonata-suite/suite.jsonl, vendored by
 //! tools/vendor_jsonata_suite.py) run through an `Engine`: natively by tests/jsonata_suite.rs,
-//! inside wasm by the `jsonata-suite` binary (tests/e2e/test_jsonata_suite.py), and against
+//! inside wasm by the `suite` binary (tests/e2e/test_suites_in_wasm.py), and against
 //! another crate by bench/jsonata-candidates. One runner, so the figures compare.
 
 use serde_json::{Map, Value};

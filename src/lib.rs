@@ -25,6 +25,7 @@ pub mod json;
 pub mod jsonata;
 pub mod jsonata_suite;
 pub mod jsonpath;
+pub mod jsonpath_cts;
 pub mod operation;
 pub mod outcome;
 pub mod request;

@@ -1,6 +1,6 @@
 //! The official JSONata suite, natively, through the component's own evaluation path
 //! (`jsonata::evaluate` and `jsonata::to_json` under `DEFAULT_LIMITS`). Every verdict goes to
-//! target/jsonata-suite/native.jsonl, which tests/e2e/test_jsonata_suite.py compares with
+//! target/jsonata-suite/native.jsonl, which tests/e2e/test_suites_in_wasm.py compares with
 //! the same run inside wasm and tools/jsonata_report.py turns into docs/jsonata.md.
 
 use std::collections::BTreeMap;

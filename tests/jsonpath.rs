@@ -14,6 +14,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use do_dedicated_inference_task::jsonpath::{self, MAX_DEPTH};
+use do_dedicated_inference_task::jsonpath_cts::meets_expectation;
 use serde_json::{Value, json};
 use serde_json_path::JsonPath;
 use serde_json_path_core::spec::query::Queryable;
@@ -588,48 +589,6 @@ fn compliance_test_suite_agrees() {
         failures.join("\n")
     );
     eprintln!("{} compliance test suite queries agree", tests.len());
-}
-
-/// The outcome the compliance test suite expects of one case, checked on `jsonpath::parse`:
-/// an invalid selector is rejected; a valid one is accepted and selects `result` (or one of
-/// `results`, where the RFC leaves the order open) from the case's `document`.
-fn meets_expectation(test: &Value) -> Result<(), String> {
-    let query = test["selector"].as_str().expect("selector is a string");
-    let parsed = jsonpath::parse(query);
-    if test["invalid_selector"] == json!(true) {
-        return match parsed {
-            Err(_) => Ok(()),
-            Ok(ast) => Err(format!(
-                "{query:?}: accepted ({ast}), but the selector is invalid"
-            )),
-        };
-    }
-    let ast =
-        parsed.map_err(|e| format!("{query:?}: rejected ({e}), but the selector is valid"))?;
-    let document = test.get("document").expect("a valid case has a document");
-    let got: Vec<Value> = ast.query(document, document).into_iter().cloned().collect();
-    let allowed: Vec<&Value> = match (test.get("result"), test.get("results")) {
-        (Some(result), _) => vec![result],
-        (None, Some(Value::Array(results))) => results.iter().collect(),
-        _ => {
-            return Err(format!(
-                "{query:?}: the case has neither result nor results"
-            ));
-        }
-    };
-    if allowed
-        .iter()
-        .any(|expected| **expected == Value::Array(got.clone()))
-    {
-        Ok(())
-    } else {
-        let allowed: Vec<String> = allowed.iter().map(ToString::to_string).collect();
-        Err(format!(
-            "{query:?}: selected {} where the suite expects {}",
-            Value::Array(got),
-            allowed.join(" or ")
-        ))
-    }
 }
 
 /// Each case of the compliance test suite against its expected outcome, not only against

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Rewrites the generated part of docs/jsonata.md (between its `<!-- suite -->` markers) from
 the verdicts in target/jsonata-suite/: native.jsonl (cargo test --test jsonata_suite),
-wasm.jsonl (tests/e2e/test_jsonata_suite.py) and candidate-jsonata-rs.jsonl
+wasm.jsonl (tests/e2e/test_suites_in_wasm.py) and candidate-jsonata-rs.jsonl
 (bench/jsonata-candidates/run). Usage: tools/jsonata_report.py"""
 from __future__ import annotations
 
