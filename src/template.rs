@@ -10,7 +10,6 @@ use std::borrow::Cow;
 use std::cell::{Cell, OnceCell, RefCell};
 
 use serde_json::Value;
-use serde_json_path_core::spec::query::Queryable;
 
 use crate::diagnostic::{Diagnostics, join_index, join_key};
 use crate::json::json_len_within;
@@ -39,7 +38,9 @@ pub const MAX_NESTING: usize = 128;
 /// from one run to the next; and the named secrets that `${secret:NAME}` inserts.
 pub struct Parameters<'p> {
     value: &'p Value,
+    #[cfg_attr(feature = "serde-json-path-parser", allow(dead_code))]
     shape: OnceCell<jsonpath::Shape>,
+    #[cfg_attr(feature = "serde-json-path-parser", allow(dead_code))]
     visits_left: Cell<u64>,
     /// The parameters as JSONata's input, converted once, on the first JSONata placeholder.
     jsonata_input: OnceCell<JValue>,
@@ -432,27 +433,8 @@ fn select_jsonpath<'p>(expression: &str, parameters: &Parameters<'p>) -> Result<
             abbreviate(expression, 40)
         ));
     }
-    let query = jsonpath::parse(expression)
-        .map_err(|e| format!("placeholder {} is not a valid JSONPath: {e}", placeholder()))?;
-    let visits = jsonpath::worst_case_visits(&query, || {
-        *parameters
-            .shape
-            .get_or_init(|| jsonpath::Shape::of(parameters.value))
-    });
-    let left = parameters.visits_left.get();
-    if visits > left {
-        return Err(format!(
-            "placeholder {} could visit {} nodes of the parameters, more than the {} left of \
-             this render's budget of {}: use fewer `..` segments, wildcards, filters or unions",
-            placeholder(),
-            count_text(visits),
-            count_text(left),
-            count_text(MAX_RENDER_VISITS)
-        ));
-    }
-    parameters.visits_left.set(left - visits);
-    let document = parameters.value;
-    match query.query(document, document).as_slice() {
+    let nodes = jsonpath_nodes(expression, &placeholder(), parameters)?;
+    match nodes.as_slice() {
         [value] => Ok(*value),
         [] => Err(format!(
             "placeholder {} selects nothing: {} is not in the parameters",
@@ -467,7 +449,54 @@ fn select_jsonpath<'p>(expression: &str, parameters: &Parameters<'p>) -> Result<
     }
 }
 
+/// The nodes `expression` selects, once its worst-case cost fits what is left of the render's
+/// budget.
+#[cfg(not(feature = "serde-json-path-parser"))]
+fn jsonpath_nodes<'p>(
+    expression: &str,
+    placeholder: &str,
+    parameters: &Parameters<'p>,
+) -> Result<Vec<&'p Value>, String> {
+    use serde_json_path_core::spec::query::Queryable;
+    let query = jsonpath::parse(expression)
+        .map_err(|e| format!("placeholder {placeholder} is not a valid JSONPath: {e}"))?;
+    let visits = jsonpath::worst_case_visits(&query, || {
+        *parameters
+            .shape
+            .get_or_init(|| jsonpath::Shape::of(parameters.value))
+    });
+    let left = parameters.visits_left.get();
+    if visits > left {
+        return Err(format!(
+            "placeholder {placeholder} could visit {} nodes of the parameters, more than the {} \
+             left of this render's budget of {}: use fewer `..` segments, wildcards, filters or \
+             unions",
+            count_text(visits),
+            count_text(left),
+            count_text(MAX_RENDER_VISITS)
+        ));
+    }
+    parameters.visits_left.set(left - visits);
+    let document = parameters.value;
+    Ok(query.query(document, document))
+}
+
+/// For measurement only (bench/jsonpath-parser, docs/performance.md): serde_json_path's own
+/// parser and evaluation instead of src/jsonpath.rs. Its query type keeps its AST private, so
+/// nothing costs a query before it runs: the render budget does not apply.
+#[cfg(feature = "serde-json-path-parser")]
+fn jsonpath_nodes<'p>(
+    expression: &str,
+    placeholder: &str,
+    parameters: &Parameters<'p>,
+) -> Result<Vec<&'p Value>, String> {
+    let path = serde_json_path::JsonPath::parse(expression)
+        .map_err(|e| format!("placeholder {placeholder} is not a valid JSONPath: {e}"))?;
+    Ok(path.query(parameters.value).all())
+}
+
 /// A count for messages: `12,345,678`, or "over 10^15" for astronomic ones.
+#[cfg_attr(feature = "serde-json-path-parser", allow(dead_code))]
 fn count_text(n: u64) -> String {
     if n >= 1_000_000_000_000_000 {
         return "over 10^15".into();
