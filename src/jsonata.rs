@@ -557,8 +557,8 @@ impl<'a> Iterator for Tokens<'a> {
                     }
                     Token::Variable(&self.text[start..self.at])
                 }
-                _ if b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80 => {
-                    let len = name_len(&self.text[self.at..]).max(1);
+                _ if name_len(&self.text[self.at..]) > 0 => {
+                    let len = name_len(&self.text[self.at..]);
                     let word = &self.text[self.at..self.at + len];
                     self.at += len;
                     Token::Atom {
@@ -566,7 +566,8 @@ impl<'a> Iterator for Tokens<'a> {
                     }
                 }
                 _ => {
-                    self.at += 1;
+                    // One character, whatever its length in bytes.
+                    self.at += self.text[self.at..].chars().next().map_or(1, char::len_utf8);
                     Token::Punct
                 }
             };
@@ -748,6 +749,8 @@ mod tests {
         assert!(nondeterministic_functions("\"$now()\" & /* $random() */ `$uuid`").is_empty());
         assert!(nondeterministic_functions("$nowhere() & $$.now").is_empty());
         assert_eq!(nondeterministic_functions("$eval(x)"), ["$eval"]);
+        // Any character, of any length, is a token (a fuzzed input once split one).
+        assert!(nondeterministic_functions("~g\u{601}!\u{b}2 é $now").contains(&"$now"));
     }
 
     #[test]
