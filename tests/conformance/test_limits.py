@@ -124,7 +124,7 @@ CASES = {
         case(definition=definition_with(body_name(
             "${jsonata: ($f := function($n){$n = 0 ? 0 : $reduce([1, 2], function($a, $b){$f($n - 1)})}; $f(100000))}"))),
         "httpRequest.body.spec.name",
-        "nested too deeply",  # the stack guard, before wasmtime's 512 KiB run out
+        "D1011",  # depth 100: each level through $reduce costs ~2.8 KiB of wasmtime's 512 KiB
     ),
     "JSONata range of 10^8": (
         case(definition=definition_with(body_name("${jsonata: [1..100000000]}"))),
