@@ -8,7 +8,8 @@ stacks of wasmtime (wasmtime-py, 512 KiB by default) and V8 (Node, through jco).
 2. Runs each shape 100,000 calls deep through the real artifact (scripts/build) in both hosts:
    each must end with an error (D1011, or the stack guard), never a trap.
 
-Usage: tools/jsonata_stack.py   (a few minutes; prints a Markdown table for docs/jsonata.md)
+Usage: tools/jsonata_stack.py   (a few minutes; prints its table and writes it into
+docs/jsonata.md, between the `<!-- stack -->` markers)
 """
 from __future__ import annotations
 
@@ -96,9 +97,8 @@ def main() -> None:
     artifact = REPO / artifact if not artifact.is_absolute() else artifact
     deep = [shape.replace("N", "100000") for shape in SHAPES.values()]
     ends = {"wasmtime": python_results(artifact, deep), "V8": node_results(artifact, deep)}
-    print("| recursion | calls before a trap, wasmtime (no limits) | calls before a trap, V8 (no limits) "
-          "| 100,000 calls with the limits, wasmtime | the same, V8 |")
-    print("|---|---:|---:|---|---|")
+    rows = ["| recursion | calls before a trap, wasmtime (no limits) | calls before a trap, V8 (no limits) "
+            "| 100,000 calls with the limits, wasmtime | the same, V8 |", "|---|---:|---:|---|---|"]
     for i, (name, shape) in enumerate(SHAPES.items()):
         cells = [str(most_calls(lambda e: python_results(calibration, e), shape)),
                  str(most_calls(lambda e: node_results(calibration, e), shape))]
@@ -109,7 +109,11 @@ def main() -> None:
             else:
                 message = " ".join(d["message"] for d in json.loads(result).get("err", []))
                 cells.append("D1011" if "D1011" in message else "stack guard" if "too deeply" in message else message[:60])
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    print("\n".join(rows))
+    doc = REPO / "docs" / "jsonata.md"
+    before, rest = doc.read_text().split("<!-- stack -->\n", 1)
+    doc.write_text(before + "<!-- stack -->\n" + "\n".join(rows) + "\n<!-- end stack -->" + rest.split("<!-- end stack -->", 1)[1])
 
 
 if __name__ == "__main__":
