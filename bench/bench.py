@@ -605,6 +605,23 @@ def measure_render(report: Report, cases: list[Case], sizes: Sizes, quick: bool)
             times = ratio(wasm[case.id], value)
             report.add(figure, f"{times:.2f}×", budget, times <= WASM_NATIVE_RATIO_BUDGET)
 
+    # One placeholder through JSONata against the same value through JSONPath, in one run.
+    def with_name(placeholder: str) -> TaskInput:
+        definition = json.loads((FIXTURES / "definition.json").read_text())
+        definition["httpRequest"]["body"]["spec"]["name"] = placeholder
+        return {**cases[0].task_input(), "definition": json.dumps(definition)}
+
+    through = {}
+    for kind, placeholder in (("JSONPath", "${$.name}"), ("JSONata", "${jsonata: name}")):
+        task_input = with_name(placeholder)
+        result = host.render(task_input)
+        if "ok" not in result:
+            raise SystemExit(f"bench: the fixture with {placeholder} does not render: {result}")
+        through[kind] = statistics.median(timed(partial(host.render, task_input), sizes.render_fixture))
+        report.add(f"render wasm, fixture, spec.name through {kind} (median)", us(through[kind]))
+    report.add("render wasm: one JSONata placeholder vs the same value through JSONPath",
+               f"{ratio(through['JSONata'], through['JSONPath']):.2f}×")
+
     # The floor of a call through wasmtime-py, and where the fixture's time goes.
     empty: TaskInput = {"definition": "{}", "parameters": "{}", "secrets": {}}
     host.render(empty)

@@ -47,24 +47,33 @@ pub struct Limits {
     pub max_stack_depth: usize,
     /// Longest sequence a step, range or function may build (D2015).
     pub max_sequence_length: usize,
-    /// Heap bytes an evaluation may hold beyond what was live when it started, and bytes of
-    /// (wasm shadow) stack it may use: past either, `Guard` cancels it. Enforced where the
-    /// component's allocator is `GuardedAllocator` (the component; tests/jsonata_limits.rs).
+    /// Heap bytes an evaluation may hold beyond what was live when it started: past it,
+    /// `Guard` cancels it. Enforced where the allocator is `GuardedAllocator` (the component;
+    /// tests/jsonata_limits.rs).
     pub max_memory: usize,
-    pub max_stack_bytes: usize,
 }
 
 /// The component's limits. `max_stack_depth` is calibrated in docs/jsonata.md ("Stack"): the
-/// costliest recursion measured (through `$reduce`, ~2.8 KiB of wasmtime's stack per level)
-/// exhausted wasmtime's 512 KiB at 184 levels; 100 leaves it half. `max_sequence_length` is
-/// the body's own value budget; `max_memory` keeps an evaluation far inside the 64 MiB the
-/// tests cap guest memory at (test_limits.py).
+/// costliest level measured (a call through `$reduce`, ~2.8 KiB of wasmtime's stack) exhausted
+/// wasmtime's 512 KiB at 184 levels; 100 leaves it almost half. `max_sequence_length` is the
+/// body's own value budget; `max_memory` keeps an evaluation far inside the 64 MiB the tests
+/// cap guest memory at (test_limits.py).
+#[cfg(not(jsonata_calibration))]
 pub const DEFAULT_LIMITS: Limits = Limits {
     time: Duration::from_millis(1000),
     max_stack_depth: 100,
     max_sequence_length: 100_000,
     max_memory: 16 << 20,
-    max_stack_bytes: 320 << 10,
+};
+
+/// tools/jsonata_stack.py's build (`--cfg jsonata_calibration`): the crate's own depth limit,
+/// to find where each host's stack runs out.
+#[cfg(jsonata_calibration)]
+pub const DEFAULT_LIMITS: Limits = Limits {
+    time: Duration::from_millis(5000),
+    max_stack_depth: 30_000,
+    max_sequence_length: 100_000,
+    max_memory: 16 << 20,
 };
 
 /// The most values a JSONata result may hold to be turned into JSON: twice the body's budget
@@ -267,36 +276,25 @@ fn refuse_costly(expression: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-/// What an evaluation ran out of, when `Guard` cancelled it.
+/// An evaluation `Guard` cancelled: it needed more memory than its limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Overrun {
-    Memory,
-    Stack,
-}
+struct Overrun;
 
 impl Overrun {
     fn message(self, limits: Limits) -> String {
-        match self {
-            Overrun::Memory => format!(
-                "the evaluation needed more than {} MiB of memory, the most one may use",
-                limits.max_memory >> 20
-            ),
-            Overrun::Stack => "the evaluation nested too deeply for the host's stack (a \
-                               recursion through higher-order functions?)"
-                .to_owned(),
-        }
+        format!(
+            "the evaluation needed more than {} MiB of memory, the most one may use",
+            limits.max_memory >> 20
+        )
     }
 }
 
-/// The evaluation being watched, as `GuardedAllocator` sees it: its cancel token, the heap
-/// ceiling, and the stack it may use. One at a time (the component is single threaded;
-/// native tests watch on their own thread).
+/// The evaluation being watched, as `GuardedAllocator` sees it: its cancel token and the heap
+/// ceiling. One at a time (the component is single threaded; native tests watch on their own
+/// thread).
 struct Watch {
     cancel: CancelToken,
     heap_ceiling: usize,
-    max_stack_bytes: usize,
-    /// The most stack `stacker` said was left, at the first allocation that could ask it.
-    stack_top: Option<usize>,
     overrun: Option<Overrun>,
 }
 
@@ -304,19 +302,6 @@ thread_local! {
     static WATCH: RefCell<Option<Watch>> = const { RefCell::new(None) };
     /// Heap bytes live on this thread, counted by `GuardedAllocator`.
     static LIVE: Cell<usize> = const { Cell::new(0) };
-}
-
-/// The stack an evaluation has used so far, as far as `stacker` knows it. The crate runs
-/// every evaluation on a stack segment of its own (`stacker::maybe_grow`, 8 MiB); in wasm that
-/// segment is the shadow stack in linear memory, whose use grows with the frames that the
-/// host's own stack (which the guest cannot see) holds for the same calls: docs/jsonata.md
-/// ("Stack") measures the ratio.
-fn stack_used(watch: &mut Watch) -> usize {
-    let Some(left) = stacker::remaining_stack() else {
-        return 0;
-    };
-    let top = *watch.stack_top.get_or_insert(left);
-    top.saturating_sub(left)
 }
 
 /// Arms the watch for one evaluation; `disarm` says whether it was cancelled, and why.
@@ -328,8 +313,6 @@ impl Guard {
             let watch = Watch {
                 cancel,
                 heap_ceiling: LIVE.with(Cell::get).saturating_add(limits.max_memory),
-                max_stack_bytes: limits.max_stack_bytes,
-                stack_top: None,
                 overrun: None,
             };
             WATCH.with(|w| *w.borrow_mut() = Some(watch));
@@ -365,24 +348,16 @@ fn check(size: usize) {
         if watch.overrun.is_some() {
             return;
         }
-        let live = LIVE.with(Cell::get).saturating_add(size);
-        let overrun = if live > watch.heap_ceiling {
-            Some(Overrun::Memory)
-        } else if stack_used(watch) > watch.max_stack_bytes {
-            Some(Overrun::Stack)
-        } else {
-            None
-        };
-        if let Some(overrun) = overrun {
-            watch.overrun = Some(overrun);
+        if LIVE.with(Cell::get).saturating_add(size) > watch.heap_ceiling {
+            watch.overrun = Some(Overrun);
             watch.cancel.cancel();
         }
     });
 }
 
 /// The system allocator, counting live bytes for `Guard`: the component's global allocator
-/// (src/lib.rs), so that an evaluation that builds ever larger values or recurses through
-/// the crate's higher-order functions is cancelled before the host's memory or stack runs out.
+/// (src/lib.rs), so that an evaluation that builds ever larger values is cancelled before the
+/// host's memory runs out.
 pub struct GuardedAllocator;
 
 // SAFETY: every call is forwarded unchanged to `System`; the counting touches only a
@@ -557,8 +532,8 @@ impl<'a> Iterator for Tokens<'a> {
                     }
                     Token::Variable(&self.text[start..self.at])
                 }
-                _ if b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80 => {
-                    let len = name_len(&self.text[self.at..]).max(1);
+                _ if name_len(&self.text[self.at..]) > 0 => {
+                    let len = name_len(&self.text[self.at..]);
                     let word = &self.text[self.at..self.at + len];
                     self.at += len;
                     Token::Atom {
@@ -566,7 +541,11 @@ impl<'a> Iterator for Tokens<'a> {
                     }
                 }
                 _ => {
-                    self.at += 1;
+                    // One character, whatever its length in bytes.
+                    self.at += self.text[self.at..]
+                        .chars()
+                        .next()
+                        .map_or(1, char::len_utf8);
                     Token::Punct
                 }
             };
@@ -748,6 +727,8 @@ mod tests {
         assert!(nondeterministic_functions("\"$now()\" & /* $random() */ `$uuid`").is_empty());
         assert!(nondeterministic_functions("$nowhere() & $$.now").is_empty());
         assert_eq!(nondeterministic_functions("$eval(x)"), ["$eval"]);
+        // Any character, of any length, is a token (a fuzzed input once split one).
+        assert!(nondeterministic_functions("~g\u{601}!\u{b}2 é $now").contains(&"$now"));
     }
 
     #[test]

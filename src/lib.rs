@@ -43,8 +43,8 @@ pub mod validate;
 #[cfg(target_arch = "wasm32")]
 mod wasi_http;
 
-/// Counts live heap bytes and watches the stack, so that a JSONata evaluation is cancelled at
-/// its limits before the host's memory or stack runs out (`jsonata::DEFAULT_LIMITS`).
+/// Counts live heap bytes, so that a JSONata evaluation is cancelled at its memory limit before
+/// the host's memory runs out (`jsonata::DEFAULT_LIMITS`).
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: jsonata::GuardedAllocator = jsonata::GuardedAllocator;

@@ -1337,7 +1337,9 @@ mod tests {
         accelerator["accelerators"][0]["scale"] = json!("${jsonata: model.scale + 1}");
         accelerator["model_slug"] = json!("${jsonata: $lowercase(model.slug)}");
         d["httpRequest"]["headers"]["X-Team"] = json!("team-${jsonata: $uppercase(region)}");
-        let (request, diagnostics, _) = render(&d, &p);
+        d["httpRequest"]["body"]["access_tokens"]["hugging_face_token"] =
+            json!("${jsonata: huggingFaceToken}");
+        let (request, diagnostics, secrets) = render(&d, &p);
         assert_eq!(diagnostics, vec![]);
         let request = request.unwrap();
         let body: Value = serde_json::from_str(&request.body).unwrap();
@@ -1349,6 +1351,9 @@ mod tests {
             json!("meta-llama/llama-3.1-8b-instruct")
         );
         assert_eq!(header(&request, "x-team"), Some("team-TOR1"));
+        // A secret JSONata inserted is masked like any other.
+        assert!(request.body.contains("hf_standin"));
+        assert!(!secrets.mask_str(&request.body).contains("hf_standin"));
         // A fraction does not.
         accelerator_scale(&mut d, "${jsonata: model.scale / 2}");
         let (_, diagnostics, _) = render(&d, &p);

@@ -389,8 +389,12 @@ fn select_jsonata(expression: &str, parameters: &Parameters) -> Result<Value, St
     let input = parameters
         .jsonata_input
         .get_or_init(|| JValue::from(parameters.value.clone()));
-    let value = jsonata::evaluate(expression, input, &[], &parameters.jsonata_clock).map_err(
-        |problem| match problem.code {
+    let value = jsonata::evaluate(expression, input, &[], &parameters.jsonata_clock)
+        .map_err(|problem| jsonata::Problem {
+            message: without_parameter_text(&problem.message, parameters.value),
+            ..problem
+        })
+        .map_err(|problem| match problem.code {
             Some(code) if code.starts_with('S') => {
                 format!(
                     "placeholder {quoted} is not valid JSONata: {}",
@@ -398,8 +402,7 @@ fn select_jsonata(expression: &str, parameters: &Parameters) -> Result<Value, St
                 )
             }
             _ => format!("placeholder {quoted} failed: {}", problem.message),
-        },
-    )?;
+        })?;
     match jsonata::to_json(&value, MAX_NESTING) {
         Ok(Some(value)) => Ok(value),
         Ok(None) => Err(format!(
@@ -410,6 +413,25 @@ fn select_jsonata(expression: &str, parameters: &Parameters) -> Result<Value, St
             "placeholder {quoted} cannot be inserted: {problem}"
         )),
     }
+}
+
+/// `message` with every string of the parameters it quotes (8 characters or more) masked.
+/// JSONata's messages quote the values they failed on (`$number(token)`: "Unable to cast value
+/// to a number: hf_…"), and a value that failed to render is not yet known as a secret.
+fn without_parameter_text(message: &str, parameters: &Value) -> String {
+    let mut out = message.to_owned();
+    let mut pending = vec![parameters];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::String(text) if text.len() >= 8 && out.contains(text.as_str()) => {
+                out = out.replace(text.as_str(), "••••••••");
+            }
+            Value::Array(items) => pending.extend(items),
+            Value::Object(members) => pending.extend(members.values()),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Evaluates one placeholder's JSONPath; it must select exactly one value.
@@ -1256,6 +1278,20 @@ mod tests {
                 d[0].message
             );
         }
+    }
+
+    #[test]
+    fn jsonata_messages_never_quote_the_parameters_text() {
+        let p = json!({"token": "hf_abcdefgh12345", "short": "ab"});
+        let mut d = Diagnostics::new();
+        let template =
+            json!({"t": "${jsonata: $number(token)}", "s": "${jsonata: $number(short)}"});
+        render_json(&template, &Parameters::new(&p), ROOMY, "b", &mut d);
+        let [token, short] = d.to_vec().try_into().unwrap();
+        assert!(!token.message.contains("hf_abcdefgh"), "{}", token.message);
+        assert!(token.message.contains("D3030"), "{}", token.message);
+        // Short values are no secrets and help more than they could leak.
+        assert!(short.message.contains("D3030"), "{}", short.message);
     }
 
     #[test]

@@ -148,6 +148,59 @@ CASES = {
         "httpRequest.body.spec.name",
         "selects nothing",  # past regex's size limit: no match, never built
     ),
+    # JSONata (src/jsonata.rs): each bound ends as `invalid` at the field, never as a trap.
+    "JSONata recursion without end": (
+        case(definition=definition_with(body_name("${jsonata: ($f := function($x){$f($x) + 1}; $f(1))}"))),
+        "httpRequest.body.spec.name",
+        "D1011",
+    ),
+    "JSONata tail recursion without end": (
+        case(definition=definition_with(body_name("${jsonata: ($f := function($x){$f($x)}; $f(1))}"))),
+        "httpRequest.body.spec.name",
+        "D1012",  # the time limit: one second for all JSONata of a render
+    ),
+    "JSONata recursion through $reduce": (
+        case(definition=definition_with(body_name(
+            "${jsonata: ($f := function($n){$n = 0 ? 0 : $reduce([1, 2], function($a, $b){$f($n - 1)})}; $f(100000))}"))),
+        "httpRequest.body.spec.name",
+        "D1011",  # depth 100: each level through $reduce costs ~2.8 KiB of wasmtime's 512 KiB
+    ),
+    "JSONata range of 10^8": (
+        case(definition=definition_with(body_name("${jsonata: [1..100000000]}"))),
+        "httpRequest.body.spec.name",
+        "D2014",
+    ),
+    "JSONata array literal of 13 × 99,999": (
+        case(definition=definition_with(body_name("${jsonata: [" + ",".join(["[1..99999]"] * 13) + "]}"))),
+        "httpRequest.body.spec.name",
+        "16 MiB of memory",  # array literals are not held to the sequence limit
+    ),
+    "JSONata ranges of ranges: 10^10 values": (
+        case(definition=definition_with(body_name("${jsonata: $count([1..99999].[1..99999])}"))),
+        "httpRequest.body.spec.name",
+        "16 MiB of memory",
+    ),
+    "JSONata string doubled 30 times": (
+        case(definition=definition_with(body_name(
+            "${jsonata: ($s := function($x, $n){$n = 0 ? $x : $s($x & $x, $n - 1)}; $s('ab', 30))}"))),
+        "httpRequest.body.spec.name",
+        "16 MiB of memory",
+    ),
+    "JSONata $pad to 10^8": (
+        case(definition=definition_with(body_name("${jsonata: $pad('x', 100000000)}"))),
+        "httpRequest.body.spec.name",
+        "over the 1048576 characters",
+    ),
+    "JSONata 1,000 unary minus": (
+        case(definition=definition_with(body_name("${jsonata: " + "-" * 1000 + "1}"))),
+        "httpRequest.body.spec.name",
+        "at most 256 are accepted",
+    ),
+    "JSONata nested 100 brackets deep": (
+        case(definition=definition_with(body_name("${jsonata: " + "(" * 100 + "1" + ")" * 100 + "}"))),
+        "httpRequest.body.spec.name",
+        "at most 64 are accepted",
+    ),
     "header name with a space": (case(definition=definition_with(header("Bad Name"))), "httpRequest.headers.Bad Name", "not a valid header name"),
     "header name with a colon": (case(definition=definition_with(header("X:Y"))), "httpRequest.headers.X:Y", "not a valid header name"),
     "header name not ASCII": (case(definition=definition_with(header("Événement"))), "httpRequest.headers.Événement", "not a valid header name"),
