@@ -60,6 +60,17 @@ def body_name(value):
     return edit
 
 
+def patterns_from_parameters(items: int) -> dict:
+    """`match()` at each of `items` items, each with a different 1 KB pattern of its own."""
+    return case(
+        definition=definition_with(body_name("${$.items[?match(@.s, @.p)].s}")),
+        parameters=json.dumps({
+            **load_fixture("parameters.json"),
+            "items": [{"s": "a" * 100, "p": f"(a|b){{{i}}}" + "a*" * 500} for i in range(items)],
+        }),
+    )
+
+
 CASES = {
     "10 MiB definition": (case(definition=json.dumps({"description": "x" * (10 * MIB)})), "definition", "at most"),
     "10 MiB parameters": (case(parameters=json.dumps({"blob": "x" * (10 * MIB)})), "parameters", "at most"),
@@ -118,25 +129,13 @@ CASES = {
         "could visit",  # scanning 2 MB 100,000 times: refused before evaluating
     ),
     "`match()` with a new 1 KB pattern at each of 2,000 items": (
-        case(
-            definition=definition_with(body_name("${$.items[?match(@.s, @.p)].s}")),
-            parameters=json.dumps({
-                **load_fixture("parameters.json"),
-                "items": [{"s": "a" * 100, "p": f"(a|b){{{i}}}" + "a*" * 500} for i in range(2_000)],
-            }),
-        ),
+        patterns_from_parameters(2_000),
         "httpRequest.body.spec.name",
         "could visit",  # 2,000 compilations of 1 KB: refused before evaluating
     ),
     "`match()` near the budget: a new 1 KB pattern at each of 100 items": (
         # What the costliest affordable regex render costs: 100 compilations of 1 KB each.
-        case(
-            definition=definition_with(body_name("${$.items[?match(@.s, @.p)].s}")),
-            parameters=json.dumps({
-                **load_fixture("parameters.json"),
-                "items": [{"s": "a" * 100, "p": f"(a|b){{{i}}}" + "a*" * 500} for i in range(100)],
-            }),
-        ),
+        patterns_from_parameters(100),
         "httpRequest.body.spec.name",
         "selects",
     ),
