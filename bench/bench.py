@@ -93,7 +93,8 @@ HUGE_RESPONSE = 32 * MIB
 
 # Budgets (the issue "Performance").
 # A ceiling, not a target: bytes are not worth hand-written copies of well-kept libraries.
-SIZE_CEILING = 512 * KIB
+#: tests/e2e/test_artifact.py's ceiling: 512 KiB until the JSONata engine, 2.5 MiB with it.
+SIZE_CEILING = 2560 * KIB
 NATIVE_RENDER_BUDGET_US = 20.0
 WASM_NATIVE_RATIO_BUDGET = 3.0
 LINEAR_RANGE = (1.6, 2.4)
@@ -374,7 +375,7 @@ def measure_size(report: Report, quick: bool) -> None:
     report.add(
         "component size (the artifact: release build through jco opt)",
         f"{len(binary):,} B ({len(binary) / KIB:.1f} KiB)",
-        f"≤ {SIZE_CEILING:,} B (512 KiB, a ceiling)",
+        f"≤ {SIZE_CEILING:,} B (2.5 MiB, a ceiling)",
         len(binary) <= SIZE_CEILING,
     )
     if PLAIN_WASM.exists():
@@ -1259,6 +1260,9 @@ def measure_other_hosts(report: Report, api: StandInProcess, quick: bool) -> Non
 #: reports the same figures in its JSON, and in which unit.
 HOST_FIGURES = {
     "jco/Node": [
+        # What the editor's page pays once (its own load is the browser's version of it).
+        ("load: import + compile the transpiled component, once", "load.totalMs", "ms"),
+        ("load: compile of the core modules, once", "load.compileMs", "ms"),
         ("instantiate, p50", "instantiateMs.p50", "ms"),
         ("execute, fresh instance, p50", "calls.executeMs.p50", "ms"),
         ("test-request, fresh instance, p50", "calls.testRequestMs.p50", "ms"),
