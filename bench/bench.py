@@ -93,7 +93,8 @@ HUGE_RESPONSE = 32 * MIB
 
 # Budgets (the issue "Performance").
 # A ceiling, not a target: bytes are not worth hand-written copies of well-kept libraries.
-SIZE_CEILING = 512 * KIB
+#: tests/e2e/test_artifact.py's ceiling: 512 KiB until the JSONata engine, 2.5 MiB with it.
+SIZE_CEILING = 2560 * KIB
 NATIVE_RENDER_BUDGET_US = 20.0
 WASM_NATIVE_RATIO_BUDGET = 3.0
 LINEAR_RANGE = (1.6, 2.4)
@@ -374,7 +375,7 @@ def measure_size(report: Report, quick: bool) -> None:
     report.add(
         "component size (the artifact: release build through jco opt)",
         f"{len(binary):,} B ({len(binary) / KIB:.1f} KiB)",
-        f"≤ {SIZE_CEILING:,} B (512 KiB, a ceiling)",
+        f"≤ {SIZE_CEILING:,} B (2.5 MiB, a ceiling)",
         len(binary) <= SIZE_CEILING,
     )
     if PLAIN_WASM.exists():
@@ -439,6 +440,13 @@ def twiggy_contributors() -> str:
     rollup = ["| crate (or kind of item) | bytes | share |", "|---|---|---|"]
     for crate, size in sorted(by_crate.items(), key=lambda kv: -kv[1])[:15]:
         rollup.append(f"| {crate} | {size:,} | {100 * size / total:.1f} % |")
+    # What the JSONata engine brought (src/jsonata.rs): jsonata-core and the crates only it
+    # pulls in. Its share of `data segments` (tables, strings) is not attributable here.
+    jsonata = ["| crate that came with JSONata | bytes |", "|---|---|"]
+    brought = {c: n for c, n in by_crate.items() if c in JSONATA_CRATES}
+    for crate, size in sorted(brought.items(), key=lambda kv: -kv[1]):
+        jsonata.append(f"| {crate} | {size:,} |")
+    jsonata.append(f"| **together** | **{sum(brought.values()):,}** ({100 * sum(brought.values()) / total:.1f} % of the code) |")
     return "\n".join(
         [
             (
@@ -454,9 +462,24 @@ def twiggy_contributors() -> str:
             ),
             "",
             *rollup,
+            "",
+            (
+                "The JSONata engine's growth by crate (the artifact was 364,837 B before it, in "
+                "the last scripts/bench of the JSONPath-only component):"
+            ),
+            "",
+            *jsonata,
         ]
     )
 
+
+#: The crates the JSONata engine pulls in (jsonata-core 2.2.13's dependency tree, less what the
+#: component had before it).
+JSONATA_CRATES = {
+    "jsonata_core", "regex", "regex_automata", "regex_syntax", "aho_corasick", "chrono",
+    "rand", "rand_core", "chacha20", "getrandom", "indexmap", "stacker", "psm", "base64",
+    "num_traits", "thiserror", "equivalent",
+}
 
 SIZE_NOTE = 'the release profile with `strip = "debuginfo"`, so the same code as the stripped release'
 
@@ -1237,6 +1260,9 @@ def measure_other_hosts(report: Report, api: StandInProcess, quick: bool) -> Non
 #: reports the same figures in its JSON, and in which unit.
 HOST_FIGURES = {
     "jco/Node": [
+        # What the editor's page pays once (its own load is the browser's version of it).
+        ("load: import + compile the transpiled component, once", "load.totalMs", "ms"),
+        ("load: compile of the core modules, once", "load.compileMs", "ms"),
         ("instantiate, p50", "instantiateMs.p50", "ms"),
         ("execute, fresh instance, p50", "calls.executeMs.p50", "ms"),
         ("test-request, fresh instance, p50", "calls.testRequestMs.p50", "ms"),

@@ -178,3 +178,26 @@ def test_regex_functions_filter_with_i_regexps(harness):
         definition["httpRequest"]["body"]["spec"]["region"] = "${$.regions[?match(@.slug, 'tor\\\\d')].slug}"
 
     harness.assert_invalid(not_an_i_regexp, "httpRequest.body.spec.region", "selects nothing")
+
+
+def test_jsonata_computes_values_with_the_same_rules(harness):
+    """The issue's three examples, on the wire, in each host."""
+
+    def computed(definition, parameters):
+        spec = definition["httpRequest"]["body"]["spec"]
+        # The call's own name (the stand-in tells calls apart by it), upper-cased and back.
+        spec["name"] = "${jsonata: $lowercase(team)}"
+        spec["model_deployments"] = (
+            "${jsonata: [models.{'model_slug': slug, 'model_provider': 'hugging_face', 'accelerators': "
+            "[{'type': 'prefill_decode', 'scale': $count($$.models) > 1 ? 2 : 1, 'accelerator_slug': gpu}]}]}"
+        )
+        parameters.update(team=parameters["name"].upper(), models=[{"slug": "m/a", "gpu": "gpu-h100x1-80gb"},
+                                                   {"slug": "m/b", "gpu": "gpu-h100x1-80gb"}])
+
+    call = harness.prepare(edit=computed)
+    assert harness.call("test_request", call)["outcome"] == "accepted"
+    spec = sent_body(harness, call)["spec"]
+    assert spec["name"] == call.parameters["name"].upper().lower()
+    assert [d["model_slug"] for d in spec["model_deployments"]] == ["m/a", "m/b"]
+    # A whole JSONata number is the integer `scale` must be.
+    assert spec["model_deployments"][0]["accelerators"][0]["scale"] == 2
