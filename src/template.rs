@@ -127,7 +127,8 @@ impl<'p> Parameters<'p> {
         }
         match self.missing_secret {
             MissingSecret::Refuse => Err(format!(
-                "placeholder {} names no secret the host resolved from the definition's                  `credentials`; secrets come from credentials, never from the parameters",
+                "placeholder {} names no secret the host resolved from the definition's \
+                 `credentials`; secrets come from credentials, never from the parameters",
                 placeholder()
             )),
             MissingSecret::StandIn => {
@@ -924,7 +925,10 @@ mod tests {
         assert_eq!(out, None);
         assert_eq!(d[0].path, "b.t");
         assert!(
-            d[0].message.contains("`${secret:name}` names no secret"),
+            d[0].message.contains(
+                "`${secret:name}` names no secret the host resolved from the definition's \
+                 `credentials`"
+            ),
             "{}",
             d[0].message
         );
