@@ -1328,6 +1328,15 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # noqa: BLE001
         traceback.print_exc()
         return 2
+    parsers = REPO / "docs" / "jsonpath-parser.md"
+    if parsers.exists():
+        # Written just before by bench/jsonpath_parser.py (scripts/bench runs it first).
+        tables = [line for line in parsers.read_text().splitlines() if line.startswith("|")]
+        report.section(
+            "JSONPath: src/jsonpath.rs against serde_json_path's own parser",
+            "From bench/jsonpath_parser.py ([jsonpath-parser.md](jsonpath-parser.md) has the "
+            "hostile inputs too):\n\n" + "\n".join(line for line in tables if "B |" in line or line.startswith("| build") or line.startswith("|---|---:")),
+        )
     report.section(
         "Samples",
         f"render in wasm: {sizes.render_fixture} calls (fixture), {sizes.render_large} (50 and 100 "
