@@ -36,11 +36,13 @@ impl Answer {
             Answer::Failed { message, diagnostics, retryable, .. } => {
                 let mut text = message.clone();
                 for diagnostic in diagnostics {
-                    text.push_str("\n");
+                    text.push('\n');
                     text.push_str(diagnostic);
                 }
                 if *retryable {
-                    text.push_str(&format!("\n(attempt {attempt} of {max_attempts}: no attempt left)"));
+                    text.push_str(&format!(
+                        "\n(attempt {attempt} of {max_attempts}: no attempt left)"
+                    ));
                 }
                 text
             }
@@ -115,7 +117,8 @@ impl RetryPolicy {
     /// `retry-after-ms` when that is longer.
     pub fn delay_after(&self, attempt: u32, retry_after_ms: Option<u64>) -> Duration {
         let exponent = attempt.saturating_sub(1).min(64) as i32;
-        let backoff_s = (self.interval.as_secs_f64() * self.backoff_rate.powi(exponent)).min(MAX_INTERVAL_S);
+        let backoff_s =
+            (self.interval.as_secs_f64() * self.backoff_rate.powi(exponent)).min(MAX_INTERVAL_S);
         let backoff = Duration::from_secs_f64(backoff_s);
         backoff.max(Duration::from_millis(retry_after_ms.unwrap_or(0)))
     }
@@ -157,7 +160,11 @@ mod tests {
 
     #[test]
     fn a_huge_backoff_is_capped_instead_of_overflowing() {
-        let policy = RetryPolicy { max_attempts: 100, interval: Duration::from_secs(86_400), backoff_rate: 10.0 };
+        let policy = RetryPolicy {
+            max_attempts: 100,
+            interval: Duration::from_secs(86_400),
+            backoff_rate: 10.0,
+        };
         assert_eq!(policy.delay_after(99, None), Duration::from_secs(86_400));
     }
 
@@ -171,7 +178,10 @@ mod tests {
             diagnostics: vec![],
         };
         let text = serde_json::to_string(&answer).unwrap();
-        assert!(text.contains(r#""answer":"failed""#) && text.contains(r#""retryAfterMs":3000"#), "{text}");
+        assert!(
+            text.contains(r#""answer":"failed""#) && text.contains(r#""retryAfterMs":3000"#),
+            "{text}"
+        );
         assert_eq!(serde_json::from_str::<Answer>(&text).unwrap(), answer);
     }
 
@@ -185,7 +195,9 @@ mod tests {
             diagnostics: vec!["parameters.name: expected a string".into()],
         };
         let exhausted = failed(true).terminal_message(3, 3);
-        assert!(exhausted.contains("parameters.name: expected") && exhausted.contains("attempt 3 of 3"));
+        assert!(
+            exhausted.contains("parameters.name: expected") && exhausted.contains("attempt 3 of 3")
+        );
         assert!(!failed(false).terminal_message(1, 3).contains("attempt"));
     }
 }

@@ -27,7 +27,11 @@ impl Credential {
     pub fn allows(&self, host: &str) -> bool {
         let host = host.to_ascii_lowercase();
         self.allowed_hosts.iter().any(|entry| {
-            if entry == "loopback" { is_loopback(&host) } else { entry.to_ascii_lowercase() == host }
+            if entry == "loopback" {
+                is_loopback(&host)
+            } else {
+                entry.to_ascii_lowercase() == host
+            }
         })
     }
 }
@@ -91,7 +95,9 @@ impl Credentials {
             false => format!("nothing (set ${CREDENTIALS_ENV} or ${TOKEN_ENV})"),
         };
         Err(match name {
-            Some(name) => format!("credentials: no credential `{name}`; the service looks in {looked_in}"),
+            Some(name) => {
+                format!("credentials: no credential `{name}`; the service looks in {looked_in}")
+            }
             None => format!("credentials: the definition names none, and ${TOKEN_ENV} is not set"),
         })
     }
@@ -113,9 +119,10 @@ impl Credentials {
 fn entry_credential(name: &str, entry: &Value) -> Result<Credential, String> {
     let default_hosts = || DEFAULT_ALLOWED_HOSTS.map(String::from).to_vec();
     match entry {
-        Value::String(token) => {
-            Ok(Credential { secrets: vec![("token".into(), token.clone())], allowed_hosts: default_hosts() })
-        }
+        Value::String(token) => Ok(Credential {
+            secrets: vec![("token".into(), token.clone())],
+            allowed_hosts: default_hosts(),
+        }),
         Value::Object(fields) => {
             let mut secrets = Vec::new();
             let mut allowed_hosts = default_hosts();
@@ -129,7 +136,9 @@ fn entry_credential(name: &str, entry: &Value) -> Result<Credential, String> {
                 } else if let Value::String(secret) = value {
                     secrets.push((key.clone(), secret.clone()));
                 } else {
-                    return Err(format!("credential `{name}`: every secret must be a string (`{key}` is not)"));
+                    return Err(format!(
+                        "credential `{name}`: every secret must be a string (`{key}` is not)"
+                    ));
                 }
             }
             Ok(Credential { secrets, allowed_hosts })
@@ -176,7 +185,9 @@ mod tests {
         let credentials = Credentials::from_parts(Some(r#"{"prod": "dop_v1_x"}"#), None).unwrap();
         let prod = credentials.resolve(Some("prod")).unwrap();
         assert_eq!(prod.secrets, vec![("token".to_string(), "dop_v1_x".to_string())]);
-        for host in ["api.digitalocean.com", "API.DigitalOcean.com", "localhost", "127.0.0.9", "::1"] {
+        for host in
+            ["api.digitalocean.com", "API.DigitalOcean.com", "localhost", "127.0.0.9", "::1"]
+        {
             assert!(prod.allows(host), "{host}");
         }
         for host in ["evil.example", "api.digitalocean.com.evil.example", "10.0.0.1"] {
@@ -186,8 +197,10 @@ mod tests {
 
     #[test]
     fn an_object_entry_gives_every_named_secret_and_its_own_hosts() {
-        let file = r#"{"hf": {"token": "t", "hugging_face_token": "h", "allowedHosts": ["api.example"]}}"#;
-        let credential = Credentials::from_parts(Some(file), None).unwrap().resolve(Some("hf")).unwrap();
+        let file =
+            r#"{"hf": {"token": "t", "hugging_face_token": "h", "allowedHosts": ["api.example"]}}"#;
+        let credential =
+            Credentials::from_parts(Some(file), None).unwrap().resolve(Some("hf")).unwrap();
         assert_eq!(credential.secrets.len(), 2);
         assert!(credential.secrets.contains(&("hugging_face_token".into(), "h".into())));
         assert!(credential.allows("api.example"));
@@ -198,7 +211,10 @@ mod tests {
     fn a_bad_file_fails_at_start_up_naming_the_entry_not_a_value() {
         for (file, needle) in [
             (r#"{"a": {"token": 3}}"#, "credential `a`: every secret must be a string"),
-            (r#"{"a": {"token": "t", "allowedHosts": []}}"#, "`allowedHosts` must be a non-empty list"),
+            (
+                r#"{"a": {"token": "t", "allowedHosts": []}}"#,
+                "`allowedHosts` must be a non-empty list",
+            ),
             (r#"{"a": 1}"#, "credential `a` must be a token string"),
             (r#"["secret-value"]"#, "must be a JSON object"),
             (r#"{"a": "secret-value""#, "not valid JSON"),
@@ -215,7 +231,10 @@ mod tests {
         assert_eq!(credentials.resolve(Some("anything")).unwrap().secrets[0].1, "env");
         let none = Credentials::from_parts(Some("{}"), None).unwrap();
         let error = none.resolve(Some("prod")).unwrap_err();
-        assert!(error.contains("no credential `prod`") && error.contains(CREDENTIALS_ENV), "{error}");
+        assert!(
+            error.contains("no credential `prod`") && error.contains(CREDENTIALS_ENV),
+            "{error}"
+        );
     }
 
     #[test]
@@ -235,7 +254,8 @@ mod tests {
     #[test]
     fn known_values_cover_every_secret_of_every_entry() {
         let file = r#"{"a": "ta", "b": {"token": "tb", "x": "xb"}}"#;
-        let mut values = Credentials::from_parts(Some(file), Some("te".into())).unwrap().known_values();
+        let mut values =
+            Credentials::from_parts(Some(file), Some("te".into())).unwrap().known_values();
         values.sort();
         assert_eq!(values, ["ta", "tb", "te", "xb"]);
     }

@@ -15,7 +15,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-const USAGE: &str = "usage: http-task-restate --listen 127.0.0.1:PORT --component C.wasm [--cache-dir DIR]";
+const USAGE: &str =
+    "usage: http-task-restate --listen 127.0.0.1:PORT --component C.wasm [--cache-dir DIR]";
 
 struct Args {
     listen: SocketAddr,
@@ -38,7 +39,9 @@ fn args() -> Result<Args, String> {
     }
     let default_cache = || {
         let exe = std::env::current_exe().unwrap_or_default();
-        exe.parent().map(|dir| dir.join("precompiled")).unwrap_or_else(|| PathBuf::from("precompiled"))
+        exe.parent()
+            .map(|dir| dir.join("precompiled"))
+            .unwrap_or_else(|| PathBuf::from("precompiled"))
     };
     Ok(Args {
         listen: listen.ok_or(format!("--listen is required\n{USAGE}"))?,
@@ -49,13 +52,14 @@ fn args() -> Result<Args, String> {
 
 #[tokio::main]
 async fn main() {
-    let (args, credentials) = match args().and_then(|args| Ok((args, credentials::Credentials::from_env()?))) {
-        Ok(ready) => ready,
-        Err(error) => {
-            eprintln!("http-task-restate: {error}");
-            std::process::exit(2);
-        }
-    };
+    let (args, credentials) =
+        match args().and_then(|args| Ok((args, credentials::Credentials::from_env()?))) {
+            Ok(ready) => ready,
+            Err(error) => {
+                eprintln!("http-task-restate: {error}");
+                std::process::exit(2);
+            }
+        };
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -72,7 +76,8 @@ async fn main() {
             eprintln!("http-task-restate: {error}");
         }
     });
-    let service = workflow::HttpTask(shared).into_service_definition().options(workflow::service_options());
+    let service =
+        workflow::HttpTask(shared).into_service_definition().options(workflow::service_options());
     println!("LISTENING {}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default());
     HttpServer::new(Endpoint::builder().bind(service).build()).serve(listener).await;
 }

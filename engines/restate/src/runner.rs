@@ -7,8 +7,8 @@ use rust_host::{Rendered, StepFailure, TaskInput, TaskRunner};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use wasmtime::component::Component;
 use wasmtime::Engine;
+use wasmtime::component::Component;
 
 /// Each instance's linear memory cap.
 pub const MEMORY_CAP_BYTES: usize = 64 << 20;
@@ -32,7 +32,8 @@ pub fn load(wasm_path: &Path, cache_dir: &Path) -> Result<(TaskRunner, bool), St
     // name carries the component's hash and the version); wasmtime checks the header and
     // refuses a file built by another version or configuration.
     if let Ok(component) = unsafe { Component::deserialize_file(&engine, &cached) } {
-        let runner = TaskRunner::from_component(engine, &component).map_err(|e| format!("{e:?}"))?;
+        let runner =
+            TaskRunner::from_component(engine, &component).map_err(|e| format!("{e:?}"))?;
         return Ok((runner, true));
     }
     let component = Component::new(&engine, &wasm)
@@ -51,7 +52,10 @@ pub fn load(wasm_path: &Path, cache_dir: &Path) -> Result<(TaskRunner, bool), St
 }
 
 /// `execute` on the blocking pool. Err: the call itself failed (a trap), with wasmtime's text.
-pub async fn execute(runner: Arc<TaskRunner>, input: TaskInput) -> Result<Result<String, StepFailure>, String> {
+pub async fn execute(
+    runner: Arc<TaskRunner>,
+    input: TaskInput,
+) -> Result<Result<String, StepFailure>, String> {
     tokio::task::spawn_blocking(move || runner.execute_capped(&input, Some(MEMORY_CAP_BYTES)))
         .await
         .map_err(|error| format!("the call did not finish: {error}"))?

@@ -9,13 +9,17 @@ use serde_json::Value;
 /// The caller's `tokenRecipient`, or an error naming the field.
 pub fn parse_recipient(text: &str) -> Result<Recipient, String> {
     text.trim().parse::<Recipient>().map_err(|_| {
-        "tokenRecipient: expected an age X25519 recipient (`age1…`, as `age-keygen -y` prints)".to_string()
+        "tokenRecipient: expected an age X25519 recipient (`age1…`, as `age-keygen -y` prints)"
+            .to_string()
     })
 }
 
 /// Replaces `body.token.value` in a step output: sealed to `recipient`, or left out (and the
 /// output says so) when there is none. An output without a token is left as it is.
-pub fn seal_returned_token(output: &mut Value, recipient: Option<&Recipient>) -> Result<(), String> {
+pub fn seal_returned_token(
+    output: &mut Value,
+    recipient: Option<&Recipient>,
+) -> Result<(), String> {
     let Some(token) = output.pointer_mut("/body/token").and_then(Value::as_object_mut) else {
         return Ok(());
     };

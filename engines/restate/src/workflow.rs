@@ -39,11 +39,16 @@ impl Shared {
             .get_or_try_init(|| async {
                 let (wasm, cache_dir) = (self.wasm.clone(), self.cache_dir.clone());
                 let started = std::time::Instant::now();
-                let (runner, cached) = tokio::task::spawn_blocking(move || runner::load(&wasm, &cache_dir))
-                    .await
-                    .map_err(|error| format!("loading the component did not finish: {error}"))??;
+                let (runner, cached) = tokio::task::spawn_blocking(move || {
+                    runner::load(&wasm, &cache_dir)
+                })
+                .await
+                .map_err(|error| format!("loading the component did not finish: {error}"))??;
                 let how = if cached { "deserialized the precompiled copy" } else { "compiled" };
-                eprintln!("http-task-restate: component ready ({how} in {} ms)", started.elapsed().as_millis());
+                eprintln!(
+                    "http-task-restate: component ready ({how} in {} ms)",
+                    started.elapsed().as_millis()
+                );
                 Ok::<_, String>(Arc::new(runner))
             })
             .await?;
@@ -57,7 +62,11 @@ pub struct HttpTask(pub Arc<Shared>);
 impl HttpTask {
     /// Input `{"definition", "parameters", "tokenRecipient"?}`; output the step output object.
     #[handler]
-    async fn run(&self, ctx: WorkflowContext<'_>, input: Json<Value>) -> Result<Json<Value>, HandlerError> {
+    async fn run(
+        &self,
+        ctx: WorkflowContext<'_>,
+        input: Json<Value>,
+    ) -> Result<Json<Value>, HandlerError> {
         Ok(Json(run_step(&self.0, &ctx, input.into_inner()).await?))
     }
 }
@@ -78,14 +87,24 @@ fn object_field(input: &Value, field: &str) -> Result<(Value, String), String> {
         },
         Some(value @ Value::Object(_)) => Ok((value.clone(), value.to_string())),
         Some(_) => Err(format!("{field}: expected a JSON object or its JSON text")),
-        None => Err(format!("{field}: missing (the input is {{\"definition\", \"parameters\", \"tokenRecipient\"?}})")),
+        None => Err(format!(
+            "{field}: missing (the input is {{\"definition\", \"parameters\", \"tokenRecipient\"?}})"
+        )),
     }
 }
 
-fn step_input(input: &Value, credential: impl FnOnce(&Value) -> Result<Credential, String>) -> Result<(StepInput, Credential), String> {
+fn step_input(
+    input: &Value,
+    credential: impl FnOnce(&Value) -> Result<Credential, String>,
+) -> Result<(StepInput, Credential), String> {
     let Value::Object(fields) = input else { return Err("input: expected a JSON object".into()) };
-    if let Some(unknown) = fields.keys().find(|key| !["definition", "parameters", "tokenRecipient"].contains(&key.as_str())) {
-        return Err(format!("{unknown}: unknown input field (definition, parameters, tokenRecipient)"));
+    if let Some(unknown) = fields
+        .keys()
+        .find(|key| !["definition", "parameters", "tokenRecipient"].contains(&key.as_str()))
+    {
+        return Err(format!(
+            "{unknown}: unknown input field (definition, parameters, tokenRecipient)"
+        ));
     }
     let (definition, definition_text) = object_field(input, "definition")?;
     let (_, parameters) = object_field(input, "parameters")?;
@@ -95,7 +114,8 @@ fn step_input(input: &Value, credential: impl FnOnce(&Value) -> Result<Credentia
         Some(_) => return Err("tokenRecipient: expected a string (age1…)".into()),
     };
     let credential = credential(&definition)?;
-    let task_input = TaskInput { definition: definition_text, parameters, secrets: credential.secrets.clone() };
+    let task_input =
+        TaskInput { definition: definition_text, parameters, secrets: credential.secrets.clone() };
     Ok((StepInput { definition, task_input, recipient }, credential))
 }
 
@@ -116,7 +136,11 @@ fn classify(
         Ok(Ok(output)) => {
             let mut output: Value = match serde_json::from_str(&output) {
                 Ok(output) => output,
-                Err(error) => return Answer::Trap { message: format!("the step output is not JSON: {error}") },
+                Err(error) => {
+                    return Answer::Trap {
+                        message: format!("the step output is not JSON: {error}"),
+                    };
+                }
             };
             match seal_returned_token(&mut output, recipient) {
                 Ok(()) => Answer::Ok { output },
@@ -135,7 +159,11 @@ fn classify(
             retryable: failure.retryable,
             retry_after_ms: failure.retry_after_ms,
             message: failure.message,
-            diagnostics: failure.diagnostics.iter().map(|d| format!("{}: {}", d.path, d.message)).collect(),
+            diagnostics: failure
+                .diagnostics
+                .iter()
+                .map(|d| format!("{}: {}", d.path, d.message))
+                .collect(),
         },
         Err(trap) => Answer::Trap { message: masked(&trap, secrets) },
     }
@@ -152,7 +180,11 @@ fn kind_name(kind: FailureKind) -> &'static str {
     }
 }
 
-async fn run_step(shared: &Shared, ctx: &WorkflowContext<'_>, input: Value) -> Result<Value, HandlerError> {
+async fn run_step(
+    shared: &Shared,
+    ctx: &WorkflowContext<'_>,
+    input: Value,
+) -> Result<Value, HandlerError> {
     let resolve = |definition: &Value| {
         let name = definition.get("credentials").and_then(Value::as_str);
         shared.credentials.resolve(name)
@@ -162,12 +194,19 @@ async fn run_step(shared: &Shared, ctx: &WorkflowContext<'_>, input: Value) -> R
     let mut secrets = shared.credentials.known_values();
     secrets.extend(credential.secrets.iter().map(|(_, value)| value.clone()));
     // Not loaded: a problem of this deployment, not of the workflow; Restate retries it.
-    let task = shared.runner().await.map_err(|error| HandlerError::from(masked(&error, &secrets)))?;
+    let task =
+        shared.runner().await.map_err(|error| HandlerError::from(masked(&error, &secrets)))?;
 
     // Before anything is sent: the request must render, and its URL's host be one the
     // credential is for (render is deterministic, so a replay decides the same).
     match runner::render(task.clone(), step.task_input.clone()).await {
-        Err(trap) => return Err(TerminalError::new(format!("the component trapped: {}", masked(&trap, &secrets))).into()),
+        Err(trap) => {
+            return Err(TerminalError::new(format!(
+                "the component trapped: {}",
+                masked(&trap, &secrets)
+            ))
+            .into());
+        }
         Ok(Err(diagnostics)) => {
             let mut text = "The request is invalid; nothing was sent.".to_string();
             for diagnostic in diagnostics {
@@ -178,7 +217,11 @@ async fn run_step(shared: &Shared, ctx: &WorkflowContext<'_>, input: Value) -> R
         Ok(Ok(rendered)) => {
             let host = url_host(&rendered.request.url).unwrap_or_default();
             if !credential.allows(&host) {
-                let name = step.definition.get("credentials").and_then(Value::as_str).unwrap_or("(the default token)");
+                let name = step
+                    .definition
+                    .get("credentials")
+                    .and_then(Value::as_str)
+                    .unwrap_or("(the default token)");
                 return Err(TerminalError::new(format!(
                     "httpRequest.url: the credential `{name}` may not be sent to `{host}` (it is for {}); nothing was sent",
                     credential.allowed_hosts.join(", ")
@@ -201,10 +244,17 @@ async fn run_step(shared: &Shared, ctx: &WorkflowContext<'_>, input: Value) -> R
             .into_inner();
         match answer {
             Answer::Ok { output } => return Ok(output),
-            Answer::Failed { retryable: true, retry_after_ms, .. } if attempt < policy.max_attempts => {
+            Answer::Failed { retryable: true, retry_after_ms, .. }
+                if attempt < policy.max_attempts =>
+            {
                 ctx.sleep(policy.delay_after(attempt, retry_after_ms)).await?;
             }
-            answer => return Err(TerminalError::new(answer.terminal_message(attempt, policy.max_attempts)).into()),
+            answer => {
+                return Err(TerminalError::new(
+                    answer.terminal_message(attempt, policy.max_attempts),
+                )
+                .into());
+            }
         }
     }
     unreachable_attempts()
@@ -235,12 +285,17 @@ mod tests {
     use serde_json::json;
 
     fn credential(_: &Value) -> Result<Credential, String> {
-        Ok(Credential { secrets: vec![("token".into(), "tok".into())], allowed_hosts: vec!["loopback".into()] })
+        Ok(Credential {
+            secrets: vec![("token".into(), "tok".into())],
+            allowed_hosts: vec!["loopback".into()],
+        })
     }
 
     #[test]
     fn the_input_takes_objects_or_their_text_and_names_a_bad_field() {
-        let (step, _) = step_input(&json!({"definition": {"a": 1}, "parameters": "{\"b\": 2}"}), credential).unwrap();
+        let (step, _) =
+            step_input(&json!({"definition": {"a": 1}, "parameters": "{\"b\": 2}"}), credential)
+                .unwrap();
         assert_eq!(step.task_input.parameters, "{\"b\": 2}");
         assert_eq!(step.task_input.secrets, vec![("token".to_string(), "tok".to_string())]);
         assert!(step.recipient.is_none());
@@ -249,7 +304,10 @@ mod tests {
             (json!({"definition": [], "parameters": {}}), "definition: expected a JSON object"),
             (json!({"definition": {}, "parameters": "[1]"}), "parameters: expected a JSON object"),
             (json!({"definition": {}, "parameters": {}, "tokenRecipient": "x"}), "tokenRecipient:"),
-            (json!({"definition": {}, "parameters": {}, "token": "x"}), "token: unknown input field"),
+            (
+                json!({"definition": {}, "parameters": {}, "token": "x"}),
+                "token: unknown input field",
+            ),
         ] {
             let error = step_input(&input, credential).err().unwrap();
             assert!(error.starts_with(needle), "{error}");
@@ -268,7 +326,10 @@ mod tests {
             diagnostics: vec![],
             response: None,
         };
-        let Answer::Failed { kind, retry_after_ms, .. } = classify(Ok(Err(failure)), None, &[]) else { panic!() };
+        let Answer::Failed { kind, retry_after_ms, .. } = classify(Ok(Err(failure)), None, &[])
+        else {
+            panic!()
+        };
         assert_eq!((kind.as_str(), retry_after_ms), ("http-status", Some(3000)));
     }
 }
