@@ -1,9 +1,18 @@
 //! A small hand-written parser for RFC 9535 JSONPath queries.
 //!
-//! It builds the same `serde_json_path_core` AST as `serde_json_path::JsonPath::parse` (whose nom
-//! parser is ~76 KB of the component) and accepts exactly the same queries, including that
-//! crate's few departures from the RFC (marked "serde_json_path:" below). Evaluate the result
-//! with `Queryable::query(&query, value, value)`.
+//! It builds the same `serde_json_path_core` AST as `serde_json_path::JsonPath::parse` and
+//! accepts exactly the same queries, including that crate's few departures from the RFC (marked
+//! "serde_json_path:" below); `match()` and `search()` run I-Regexps (src/iregexp.rs). Evaluate
+//! the result with `Queryable::query(&query, value, value)`.
+//!
+//! Why not serde_json_path's own parser, now that the component links `regex` anyway: it would
+//! cost only ~36 KB more, and render the fixture no faster (1.01× and 1.65× the time in two
+//! runs on a loaded machine: docs/jsonpath-parser.md, made by bench/jsonpath_parser.py), but its `JsonPath` keeps the parsed AST private, so a query
+//! cannot be costed before it runs (`worst_case_visits`). Measured through the component:
+//! `$.deep..*..*..*..*` over a 100-level chain then takes half a second instead of being refused
+//! in 2 ms, and `length($.big)` at each of 100,000 items 23 s instead of 31 ms; its `match()` also
+//! runs `regex` syntax, not I-Regexp, compiles the pattern at every node and has no size limit.
+//! The parser stays until the crate exposes its AST.
 //!
 //! Recursion is bounded by [`MAX_DEPTH`], and malformed input never panics.
 
@@ -12,6 +21,8 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use serde_json::{Number, Value};
+
+use crate::iregexp::{self, Anchoring};
 use serde_json_path_core::spec::functions::{
     Evaluator, FunctionArgType, FunctionExpr, FunctionExprArg, JsonPathType, JsonPathValue,
     Validated,
@@ -430,8 +441,13 @@ impl<'a> Parser<'a> {
             return match self.peek() {
                 Some(b'(') => Ok(BasicExpr::NotParen(self.paren()?)),
                 Some(b'$' | b'@') => Ok(BasicExpr::NotExist(ExistExpr(self.query()?))),
-                // No registered function returns LogicalType or NodesType (§2.4.3).
-                _ => self.fail("expected `(` or a query after `!`"),
+                Some(b'a'..=b'z') => {
+                    let start = self.pos;
+                    let function = self.function()?;
+                    self.test_function(function, start)
+                        .map(BasicExpr::NotFuncExpr)
+                }
+                _ => self.fail("expected `(`, a query or a function after `!`"),
             };
         }
         if self.peek() == Some(b'(') {
@@ -442,7 +458,10 @@ impl<'a> Parser<'a> {
         let Some(op) = self.comparison_op() else {
             return match left {
                 FunctionExprArg::FilterQuery(query) => Ok(BasicExpr::Exist(ExistExpr(query))),
-                // Literals and ValueType function results are not tests (§2.4.3).
+                FunctionExprArg::FunctionExpr(function) => {
+                    self.test_function(function, start).map(BasicExpr::FuncExpr)
+                }
+                // Literals are not tests (§2.4.3).
                 _ => Err(self.error_at(start, "a literal or function result must be compared")),
             };
         };
@@ -451,6 +470,18 @@ impl<'a> Parser<'a> {
         let right = self.operand()?;
         let right = self.comparable(right, start)?;
         Ok(BasicExpr::Relation(ComparisonExpr { left, op, right }))
+    }
+
+    /// A function as a test expression: only one returning LogicalType (§2.4.3).
+    fn test_function(
+        &self,
+        function: FunctionExpr<Validated>,
+        start: usize,
+    ) -> Res<FunctionExpr<Validated>> {
+        match function.return_type {
+            FunctionArgType::Logical => Ok(function),
+            _ => Err(self.error_at(start, "a literal or function result must be compared")),
+        }
     }
 
     /// `"(" S logical-expr S ")"`, at the `(`.
@@ -532,7 +563,15 @@ impl<'a> Parser<'a> {
         match self.narrow(arg, start)? {
             FunctionExprArg::Literal(literal) => Ok(Comparable::Literal(literal)),
             FunctionExprArg::SingularQuery(query) => Ok(Comparable::SingularQuery(query)),
-            FunctionExprArg::FunctionExpr(function) => Ok(Comparable::FunctionExpr(function)),
+            FunctionExprArg::FunctionExpr(function)
+                if function.return_type == FunctionArgType::Value =>
+            {
+                Ok(Comparable::FunctionExpr(function))
+            }
+            FunctionExprArg::FunctionExpr(_) => Err(self.error_at(
+                start,
+                "match() and search() are tests; their result cannot be compared",
+            )),
             _ => Err(self.error_at(start, NOT_SINGULAR)),
         }
     }
@@ -546,7 +585,7 @@ impl<'a> Parser<'a> {
         if self.peek() != Some(b'(') {
             return Err(self.error_at(start, EXPECTED_OPERAND));
         }
-        let Some(&(_, parameter, evaluator)) = FUNCTIONS.iter().find(|f| f.0 == name) else {
+        let Some(function) = FUNCTIONS.iter().find(|f| f.name == name) else {
             return Err(ParseError {
                 position: start,
                 message: format!("unknown function `{name}`"),
@@ -554,54 +593,118 @@ impl<'a> Parser<'a> {
         };
         self.enter()?;
         let mut args = Vec::new();
+        let mut starts = Vec::new();
         loop {
             let arg_start = self.pos;
             let arg = self.operand()?;
             args.push(self.narrow(arg, arg_start)?);
+            starts.push(arg_start);
             if !self.eat_op(",") {
                 break;
             }
         }
         self.leave(b')', "expected `)` to close the function arguments")?;
-        let [arg] = args.as_slice() else {
-            return Err(self.error_at(start, "functions take exactly one argument"));
-        };
-        let kind = match arg {
-            FunctionExprArg::Literal(_) => FunctionArgType::Literal,
-            FunctionExprArg::SingularQuery(_) => FunctionArgType::SingularQuery,
-            FunctionExprArg::FilterQuery(_) => FunctionArgType::Nodelist,
-            FunctionExprArg::LogicalExpr(_) => FunctionArgType::Logical,
-            FunctionExprArg::FunctionExpr(f) => f.return_type,
-        };
-        if !kind.converts_to(parameter) {
-            let message = match parameter {
-                JsonPathType::Value => {
-                    "this function needs a value: a literal, a singular query or a function result"
-                }
-                _ => "this function needs a query",
+        if args.len() != function.parameters.len() {
+            let message = match function.parameters.len() {
+                1 => format!("`{name}` takes exactly one argument"),
+                n => format!("`{name}` takes exactly {n} arguments"),
             };
-            return Err(self.error_at(start, message));
+            return Err(self.error_at(start, &message));
+        }
+        for ((arg, &parameter), &arg_start) in args.iter().zip(function.parameters).zip(&starts) {
+            let kind = match arg {
+                FunctionExprArg::Literal(_) => FunctionArgType::Literal,
+                FunctionExprArg::SingularQuery(_) => FunctionArgType::SingularQuery,
+                FunctionExprArg::FilterQuery(_) => FunctionArgType::Nodelist,
+                FunctionExprArg::LogicalExpr(_) => FunctionArgType::Logical,
+                FunctionExprArg::FunctionExpr(f) => f.return_type,
+            };
+            if !kind.converts_to(parameter) {
+                let message = match parameter {
+                    JsonPathType::Value => {
+                        "this function needs a value: a literal, a singular query or a function result"
+                    }
+                    _ => "this function needs a query",
+                };
+                return Err(self.error_at(arg_start, message));
+            }
         }
         Ok(FunctionExpr {
             name: name.to_owned(),
             args,
-            return_type: FunctionArgType::Value,
-            validated: Validated { evaluator },
+            return_type: function.returns,
+            validated: Validated {
+                evaluator: function.evaluator,
+            },
         })
     }
 }
 
-/// The standard functions (§2.4.4-2.4.8) without the regex ones: name, parameter type and
-/// evaluator. Each takes one argument and returns ValueType.
-static FUNCTIONS: [(&str, JsonPathType, &Evaluator); 3] = [
-    ("length", JsonPathType::Value, &LENGTH),
-    ("count", JsonPathType::Nodes, &COUNT),
-    ("value", JsonPathType::Nodes, &VALUE),
+/// One standard function: its name, parameter types, result type and evaluator.
+struct Function {
+    name: &'static str,
+    parameters: &'static [JsonPathType],
+    returns: FunctionArgType,
+    evaluator: &'static Evaluator,
+}
+
+/// The standard functions (§2.4.4-2.4.8).
+static FUNCTIONS: [Function; 5] = [
+    Function {
+        name: "length",
+        parameters: &[JsonPathType::Value],
+        returns: FunctionArgType::Value,
+        evaluator: &LENGTH,
+    },
+    Function {
+        name: "count",
+        parameters: &[JsonPathType::Nodes],
+        returns: FunctionArgType::Value,
+        evaluator: &COUNT,
+    },
+    Function {
+        name: "match",
+        parameters: &[JsonPathType::Value, JsonPathType::Value],
+        returns: FunctionArgType::Logical,
+        evaluator: &MATCH,
+    },
+    Function {
+        name: "search",
+        parameters: &[JsonPathType::Value, JsonPathType::Value],
+        returns: FunctionArgType::Logical,
+        evaluator: &SEARCH,
+    },
+    Function {
+        name: "value",
+        parameters: &[JsonPathType::Nodes],
+        returns: FunctionArgType::Value,
+        evaluator: &VALUE,
+    },
 ];
 
 static LENGTH: Evaluator = LazyLock::new(|| Box::new(length));
 static COUNT: Evaluator = LazyLock::new(|| Box::new(count));
 static VALUE: Evaluator = LazyLock::new(|| Box::new(value));
+static MATCH: Evaluator = LazyLock::new(|| Box::new(|args| regex_test(args, Anchoring::Whole)));
+static SEARCH: Evaluator = LazyLock::new(|| Box::new(|args| regex_test(args, Anchoring::Anywhere)));
+
+/// `match()` (§2.4.6) and `search()` (§2.4.7): whether the string matches the I-Regexp, in
+/// whole or in part; false when either is not a string or the pattern is not an I-Regexp.
+fn regex_test(mut args: VecDeque<JsonPathValue<'_>>, anchoring: Anchoring) -> JsonPathValue<'_> {
+    fn string<'v>(value: &'v Option<JsonPathValue<'_>>) -> Option<&'v str> {
+        match value {
+            Some(JsonPathValue::Value(Value::String(s))) => Some(s),
+            Some(JsonPathValue::Node(Value::String(s))) => Some(s),
+            _ => None,
+        }
+    }
+    let (text, pattern) = (args.pop_front(), args.pop_front());
+    let found = match (string(&text), string(&pattern)) {
+        (Some(text), Some(pattern)) => iregexp::is_match(pattern, anchoring, text),
+        _ => false,
+    };
+    JsonPathValue::Logical(found.into())
+}
 
 /// `length()` (§2.4.4): characters of a string, items of an array or members of an object.
 fn length(mut args: VecDeque<JsonPathValue<'_>>) -> JsonPathValue<'_> {
@@ -640,12 +743,14 @@ fn value(mut args: VecDeque<JsonPathValue<'_>>) -> JsonPathValue<'_> {
     }
 }
 
-/// What bounds a query's cost on one document: its number of nodes and the most children any
-/// node has. One walk of the document, without recursion.
+/// What bounds a query's cost on one document: its number of nodes, the most children any
+/// node has, and its longest string (bytes), which `length()`, `match()` and `search()` scan.
+/// One walk of the document, without recursion.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Shape {
     pub nodes: u64,
     pub fanout: u64,
+    pub longest_string: u64,
 }
 
 impl Shape {
@@ -653,6 +758,7 @@ impl Shape {
         let mut shape = Shape {
             nodes: 0,
             fanout: 0,
+            longest_string: 0,
         };
         let mut pending = vec![document];
         while let Some(node) = pending.pop() {
@@ -661,6 +767,9 @@ impl Shape {
             match node {
                 Value::Array(items) => pending.extend(items),
                 Value::Object(members) => pending.extend(members.values()),
+                Value::String(text) => {
+                    shape.longest_string = shape.longest_string.max(text.len() as u64);
+                }
                 _ => {}
             }
             shape.fanout = shape.fanout.max((pending.len() - before) as u64);
@@ -763,8 +872,32 @@ fn comparable_cost(comparable: &Comparable, shape: Shape) -> u64 {
     }
 }
 
+/// Bytes of a string that `length()`, `match()` or `search()` scan for the cost of one node
+/// visit (a visit of the evaluator costs ~12 ns in wasm; a scan ~1 ns a byte).
+const STRING_BYTES_PER_VISIT: u64 = 16;
+/// Node visits that compiling one byte of a regex costs: 200 compilations of a 1 KB pattern
+/// took 2.6 times as long as the 8,000,000 visits of the costliest JSONPath render in
+/// wasmtime-py (tests/conformance/test_limits.py, "near the budget"), so 100 are allowed.
+const COMPILE_VISITS_PER_BYTE: u64 = 76;
+
 fn function_cost(function: &FunctionExpr<Validated>, shape: Shape) -> u64 {
-    function
+    let name = function.name.as_str();
+    let scan = match name {
+        "length" | "match" | "search" => shape.longest_string / STRING_BYTES_PER_VISIT,
+        _ => 0,
+    };
+    // A pattern from the document may differ at every node, and compiling one costs far more
+    // than scanning it: a literal is compiled once (iregexp's cache).
+    let compile = match (name, function.args.get(1)) {
+        ("match" | "search", Some(pattern)) if !matches!(pattern, FunctionExprArg::Literal(_)) => {
+            shape
+                .longest_string
+                .min(iregexp::MAX_PATTERN_BYTES as u64)
+                .saturating_mul(COMPILE_VISITS_PER_BYTE)
+        }
+        _ => 0,
+    };
+    let args = function
         .args
         .iter()
         .map(|arg| match arg {
@@ -774,7 +907,8 @@ fn function_cost(function: &FunctionExpr<Validated>, shape: Shape) -> u64 {
             FunctionExprArg::LogicalExpr(expr) => or_cost(expr, shape),
             FunctionExprArg::FunctionExpr(inner) => function_cost(inner, shape),
         })
-        .fold(0, u64::saturating_add)
+        .fold(0, u64::saturating_add);
+    args.saturating_add(scan).saturating_add(compile)
 }
 
 #[cfg(test)]
@@ -1087,18 +1221,24 @@ mod tests {
         assert!(parse("$[?length('abc') == 3 && length(length(@)) == 1]").is_ok());
         let needs_value =
             "this function needs a value: a literal, a singular query or a function result";
-        assert_eq!(error("$[?length(@.*) == 1]"), (3, needs_value.into()));
+        // At the argument that does not fit.
+        assert_eq!(error("$[?length(@.*) == 1]"), (10, needs_value.into()));
         assert_eq!(
             error("$[?count(1) == 1]"),
-            (3, "this function needs a query".into())
+            (9, "this function needs a query".into())
         );
+        assert_eq!(error("$[?match(@, @.*)]"), (12, needs_value.into()));
         assert_eq!(
             error("$[?count(length(@)) == 1]").1,
             "this function needs a query"
         );
         assert_eq!(
             error("$[?length(@, @) == 1]"),
-            (3, "functions take exactly one argument".into())
+            (3, "`length` takes exactly one argument".into())
+        );
+        assert_eq!(
+            error("$[?search(@)]"),
+            (3, "`search` takes exactly 2 arguments".into())
         );
         assert_eq!(error("$[?length() == 1]").0, 10);
         // ValueType results can only be compared (§2.4.3).
@@ -1111,9 +1251,15 @@ mod tests {
             error("$[?foo(@) == 1]"),
             (3, "unknown function `foo`".into())
         );
+        // LogicalType results are tests, never compared (§2.4.3).
         assert_eq!(
             error("$[?match(@, 'a') == 1]").1,
-            "unknown function `match`"
+            "match() and search() are tests; their result cannot be compared"
+        );
+        // (serde_json_path_core prints `!f()` without its `!`; it evaluates it negated.)
+        assert_eq!(
+            show("$[?match(@.a, 'a.*') && !search(@.b, $.p)]"),
+            "$[?match(@['a'],'a.*') && search(@['b'],$['p'])]"
         );
         assert!(parse("$[?length (@) == 1]").is_err());
 
@@ -1125,6 +1271,23 @@ mod tests {
             select("$[?length(value(@.x)) == 1]", &doc),
             [json!({ "x": [7] })]
         );
+        let doc = json!(["abc", "xabcx", "ab\nc", 5, {"p": "b."}]);
+        assert_eq!(select("$[?match(@, 'a.c')]", &doc), [json!("abc")]);
+        assert_eq!(
+            select("$[?search(@, 'b.')]", &doc),
+            [json!("abc"), json!("xabcx")]
+        );
+        // Not a string: no match, so `!search` holds.
+        assert_eq!(
+            select("$[?!search(@, 'b')]", &doc),
+            [json!(5), json!({"p": "b."})]
+        );
+        // From the document, and not an I-Regexp (`\\d`): false, never an error.
+        assert_eq!(
+            select("$[?search(@, $[4].p)]", &doc),
+            [json!("abc"), json!("xabcx")]
+        );
+        assert_eq!(select(r"$[?search(@, '\\d')]", &doc), Vec::<Value>::new());
     }
 
     #[test]
@@ -1164,7 +1327,7 @@ mod tests {
         );
         assert_eq!(
             error("$[?! 1]"),
-            (5, "expected `(` or a query after `!`".into())
+            (5, "expected `(`, a query or a function after `!`".into())
         );
         assert_eq!(
             error("$[]"),
@@ -1190,7 +1353,8 @@ mod tests {
             Shape::of(&chain),
             Shape {
                 nodes: 101,
-                fanout: 1
+                fanout: 1,
+                longest_string: 0
             }
         );
         // Singular queries cost their length, whatever the document.
@@ -1204,6 +1368,18 @@ mod tests {
         // Unions keep duplicates: 40 doublings saturate no counter but exceed any budget.
         let unions = visits(&format!("$.a{}", "[0,0]".repeat(40)), &chain);
         assert!(unions > 2u64.pow(40), "{unions}");
+        // String functions cost the longest string at every candidate, and a pattern taken
+        // from the document its compilation too: `length($.big)` at each of 100,000 items
+        // would scan 2 MB 100,000 times.
+        let big = json!({ "big": "x".repeat(2 << 20), "items": vec![1; 100_000] });
+        assert!(visits("$.items[?length($.big) == 1]", &big) > crate::template::MAX_RENDER_VISITS);
+        let small = json!({ "p": "a+", "items": vec!["aaa"; 1000] });
+        let literal = visits("$.items[?match(@, 'a+')]", &small);
+        let from_document = visits("$.items[?match(@, $.p)]", &small);
+        assert!(
+            from_document > literal + 1000 * 2 * COMPILE_VISITS_PER_BYTE - 1,
+            "{literal} {from_document}"
+        );
         // Filters cost their predicate at every candidate.
         let list = json!({ "items": (0..1000).map(|i| json!({ "id": i })).collect::<Vec<_>>() });
         let filter = visits("$.items[?@.id == 7]", &list);

@@ -3,10 +3,9 @@
 //! This file is the component boundary only: WIT bindings and conversions. The logic is in
 //! plain modules that build and test natively.
 
-// No unsafe code: forbidden outright in the native build (all the logic), and in the
-// component denied everywhere but the module wit-bindgen generates (ABI glue, unsafe by nature).
-#![cfg_attr(not(target_arch = "wasm32"), forbid(unsafe_code))]
-#![cfg_attr(target_arch = "wasm32", deny(unsafe_code))]
+// No unsafe code: denied everywhere but the module wit-bindgen generates (ABI glue, unsafe by
+// nature) and `jsonata::GuardedAllocator` (a global allocator has no safe interface).
+#![deny(unsafe_code)]
 #![deny(unreachable_pub)]
 // A trap kills a workflow step with no explanation: outside tests, nothing may panic.
 #![cfg_attr(
@@ -21,8 +20,12 @@
 
 pub mod adopt;
 pub mod diagnostic;
+pub mod iregexp;
 pub mod json;
+pub mod jsonata;
+pub mod jsonata_suite;
 pub mod jsonpath;
+pub mod jsonpath_cts;
 pub mod operation;
 pub mod outcome;
 pub mod request;
@@ -39,6 +42,12 @@ pub mod validate;
 
 #[cfg(target_arch = "wasm32")]
 mod wasi_http;
+
+/// Counts live heap bytes, so that a JSONata evaluation is cancelled at its memory limit before
+/// the host's memory runs out (`jsonata::DEFAULT_LIMITS`).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: jsonata::GuardedAllocator = jsonata::GuardedAllocator;
 
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)]

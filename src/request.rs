@@ -13,7 +13,8 @@ use crate::json::{JsonLimits, json_text, parse_bounded};
 use crate::operation::Operation;
 use crate::secrets::SecretSet;
 use crate::template::{
-    JsonBudget, MissingSecret, Parameters, abbreviate, json_kind, render_json, render_text,
+    JsonBudget, MissingSecret, Nondeterminism, Parameters, abbreviate, json_kind, render_json,
+    render_text,
 };
 use crate::transport::{Timeouts, WireRequest};
 use crate::url::render_url;
@@ -258,7 +259,11 @@ pub fn render_request_as(
         rendering.returned_secret = read_returned_secret(&definition, &mut rendering.diagnostics);
         rendering.if_exists = read_if_exists(operation, &definition, &mut rendering.diagnostics);
         rendering.confirmed_adoption = read_confirm_adopt(&definition, &mut rendering.diagnostics);
-        let parameters = Parameters::with_secrets(&parameters, &input.secrets, missing_secret);
+        let parameters = Parameters::with_secrets(&parameters, &input.secrets, missing_secret)
+            .with_nondeterminism(match rendering.if_exists {
+                IfExists::Adopt => Nondeterminism::Refuse,
+                IfExists::Fail => Nondeterminism::Warn,
+            });
         rendering.request = build_request(
             operation,
             input,
@@ -1323,6 +1328,74 @@ mod tests {
             &"${x}".repeat(MAX_PLACEHOLDERS + 1),
             &mut d
         ));
+    }
+
+    #[test]
+    fn jsonata_placeholders_render_and_validate_like_jsonpath() {
+        let (mut d, p) = fixture();
+        let accelerator = &mut d["httpRequest"]["body"]["spec"]["model_deployments"][0];
+        accelerator["accelerators"][0]["scale"] = json!("${jsonata: model.scale + 1}");
+        accelerator["model_slug"] = json!("${jsonata: $lowercase(model.slug)}");
+        d["httpRequest"]["headers"]["X-Team"] = json!("team-${jsonata: $uppercase(region)}");
+        d["httpRequest"]["body"]["access_tokens"]["hugging_face_token"] =
+            json!("${jsonata: huggingFaceToken}");
+        let (request, diagnostics, secrets) = render(&d, &p);
+        assert_eq!(diagnostics, vec![]);
+        let request = request.unwrap();
+        let body: Value = serde_json::from_str(&request.body).unwrap();
+        let deployment = &body["spec"]["model_deployments"][0];
+        // A whole JSONata number validates as the integer `scale` must be.
+        assert_eq!(deployment["accelerators"][0]["scale"], json!(2));
+        assert_eq!(
+            deployment["model_slug"],
+            json!("meta-llama/llama-3.1-8b-instruct")
+        );
+        assert_eq!(header(&request, "x-team"), Some("team-TOR1"));
+        // A secret JSONata inserted is masked like any other.
+        assert!(request.body.contains("hf_standin"));
+        assert!(!secrets.mask_str(&request.body).contains("hf_standin"));
+        // A fraction does not.
+        accelerator_scale(&mut d, "${jsonata: model.scale / 2}");
+        let (_, diagnostics, _) = render(&d, &p);
+        assert_eq!(
+            diagnostics[0].path,
+            "httpRequest.body.spec.model_deployments[0].accelerators[0].scale"
+        );
+        assert!(
+            diagnostics[0]
+                .message
+                .contains("expected an integer, found a number (0.5)")
+        );
+    }
+
+    fn accelerator_scale(definition: &mut Value, template: &str) {
+        definition["httpRequest"]["body"]["spec"]["model_deployments"][0]["accelerators"][0]["scale"] =
+            json!(template);
+    }
+
+    #[test]
+    fn nondeterministic_jsonata_is_an_error_only_with_adopt() {
+        let (mut d, p) = fixture();
+        d["httpRequest"]["body"]["spec"]["name"] = json!("llm-${jsonata: $string($millis())}");
+        for (if_exists, severity) in [("fail", Severity::Warning), ("adopt", Severity::Error)] {
+            d["ifExists"] = json!(if_exists);
+            let rendering = render_request(&OP, &input(&d, &p));
+            let diagnostics = rendering.diagnostics.to_vec();
+            let found: Vec<_> = diagnostics
+                .iter()
+                .filter(|x| x.message.contains("calls `$millis`"))
+                .collect();
+            assert_eq!(found.len(), 1, "{diagnostics:?}");
+            assert_eq!(found[0].severity, severity);
+            assert_eq!(found[0].path, "httpRequest.body.spec.name");
+            // The preview is kept either way; only adopt's error blocks sending.
+            assert!(rendering.request.is_some());
+            assert_eq!(
+                rendering.sendable().is_some(),
+                if_exists == "fail",
+                "{diagnostics:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `${<JSONPath>}` placeholders (RFC 9535), evaluated against the task's parameters, and
-//! `${secret:NAME}` placeholders, filled from the secrets the host resolved (never from the
-//! parameters, which engines store in their history).
+//! Placeholders, by kind, with the same rules for all: `${<JSONPath>}` (RFC 9535) and
+//! `${jsonata: <JSONata>}` (src/jsonata.rs), evaluated against the task's parameters, and
+//! `${secret:NAME}`, filled from the secrets the host resolved (never from the parameters,
+//! which engines store in their history).
 //!
 //! Rendering is single-pass: text inserted from the parameters is never scanned again, so a
 //! parameter value that looks like `${...}` stays literal text.
@@ -9,10 +10,10 @@ use std::borrow::Cow;
 use std::cell::{Cell, OnceCell, RefCell};
 
 use serde_json::Value;
-use serde_json_path_core::spec::query::Queryable;
 
 use crate::diagnostic::{Diagnostics, join_index, join_key};
 use crate::json::json_len_within;
+use crate::jsonata::{self, JValue};
 use crate::jsonpath;
 
 /// Longest JSONPath accepted inside one placeholder: parsing and evaluating stay cheap whatever
@@ -32,17 +33,34 @@ pub const MAX_RENDER_VISITS: u64 = 8_000_000;
 pub const MAX_NESTING: usize = 128;
 
 /// The task's parameters, with what keeps evaluating their placeholders bounded: the
-/// document's shape (measured once, on the first query that needs it) and the visits left;
-/// and the named secrets that `${secret:NAME}` inserts.
+/// document's shape (measured once, on the first query that needs it) and the visits left for
+/// JSONPath, the time left for JSONata; what a render does with JSONata whose result differs
+/// from one run to the next; and the named secrets that `${secret:NAME}` inserts.
 pub struct Parameters<'p> {
     value: &'p Value,
+    #[cfg_attr(feature = "serde-json-path-parser", allow(dead_code))]
     shape: OnceCell<jsonpath::Shape>,
+    #[cfg_attr(feature = "serde-json-path-parser", allow(dead_code))]
     visits_left: Cell<u64>,
+    /// The parameters as JSONata's input, converted once, on the first JSONata placeholder.
+    jsonata_input: OnceCell<JValue>,
+    jsonata_clock: jsonata::Clock,
+    nondeterminism: Nondeterminism,
     secrets: &'p [(String, String)],
     missing_secret: MissingSecret,
     /// The stand-ins inserted for missing secrets (`MissingSecret::StandIn`), for the caller to
     /// mask like the secrets they stand for.
     stand_ins: RefCell<Vec<String>>,
+}
+
+/// What a placeholder calling a non-deterministic function (`jsonata::NONDETERMINISTIC`) earns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nondeterminism {
+    /// A warning: the preview differs from what is sent, a retried step from its first attempt.
+    Warn,
+    /// An error (`ifExists: adopt`): a retried create would not recognise the instance its
+    /// first attempt made, and a second, billed one would follow.
+    Refuse,
 }
 
 /// What a `${secret:NAME}` whose secret the host did not resolve becomes.
@@ -75,6 +93,9 @@ impl<'p> Parameters<'p> {
             value,
             shape: OnceCell::new(),
             visits_left: Cell::new(MAX_RENDER_VISITS),
+            jsonata_input: OnceCell::new(),
+            jsonata_clock: jsonata::Clock::new(jsonata::DEFAULT_LIMITS),
+            nondeterminism: Nondeterminism::Warn,
             secrets,
             missing_secret,
             stand_ins: RefCell::new(Vec::new()),
@@ -88,7 +109,7 @@ impl<'p> Parameters<'p> {
 
     /// The value of `${secret:NAME}`.
     fn secret(&self, name: &str) -> Result<Value, String> {
-        let placeholder = || format!("`${{{SECRET_PREFIX}{}}}`", abbreviate(name, 40));
+        let placeholder = || Placeholder::Secret(name).quoted();
         if name.is_empty()
             || name.len() > MAX_SECRET_NAME_LEN
             || !name
@@ -106,7 +127,8 @@ impl<'p> Parameters<'p> {
         }
         match self.missing_secret {
             MissingSecret::Refuse => Err(format!(
-                "placeholder {} names no secret the host resolved from the definition's                  `credentials`; secrets come from credentials, never from the parameters",
+                "placeholder {} names no secret the host resolved from the definition's \
+                 `credentials`; secrets come from credentials, never from the parameters",
                 placeholder()
             )),
             MissingSecret::StandIn => {
@@ -116,14 +138,44 @@ impl<'p> Parameters<'p> {
             }
         }
     }
+
+    /// The same parameters, with non-deterministic JSONata treated as `nondeterminism` says.
+    pub fn with_nondeterminism(mut self, nondeterminism: Nondeterminism) -> Self {
+        self.nondeterminism = nondeterminism;
+        self
+    }
 }
 
 /// One piece of a template string.
 #[derive(Debug, PartialEq, Eq)]
 enum Segment<'a> {
     Literal(&'a str),
-    /// The JSONPath between `${` and `}`, trimmed.
-    Placeholder(&'a str),
+    Placeholder(Placeholder<'a>),
+}
+
+/// A placeholder, by kind, with its expression (between `${` and `}`, the kind's prefix left
+/// out, trimmed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Placeholder<'a> {
+    /// `${$.name}`: RFC 9535 JSONPath.
+    JsonPath(&'a str),
+    /// `${jsonata: $lowercase(team)}`.
+    Jsonata(&'a str),
+    /// `${secret:NAME}`: the name.
+    Secret(&'a str),
+}
+
+impl Placeholder<'_> {
+    /// The placeholder as written (abbreviated), in backquotes, for messages.
+    fn quoted(&self) -> String {
+        match self {
+            Placeholder::JsonPath(expression) => format!("`${{{}}}`", abbreviate(expression, 80)),
+            Placeholder::Jsonata(expression) => {
+                format!("`${{{} {}}}`", jsonata::PREFIX, abbreviate(expression, 80))
+            }
+            Placeholder::Secret(name) => format!("`${{{SECRET_PREFIX}{}}}`", abbreviate(name, 40)),
+        }
+    }
 }
 
 /// A template string split into literal text and placeholders.
@@ -147,13 +199,31 @@ impl<'a> Template<'a> {
             }
             push_literal(&mut segments, &rest[..at]);
             let after = &rest[at + 2..];
-            let end = closing_brace(after).ok_or_else(|| {
+            let not_closed = || {
                 format!(
                     "placeholder `{}` is not closed with `}}`",
                     abbreviate(&rest[at..], 40)
                 )
-            })?;
-            segments.push(Segment::Placeholder(after[..end].trim()));
+            };
+            // Where a JSONata placeholder ends is JSONata's syntax: braces of its object
+            // constructors and `}` in its strings, regexes and comments do not end it.
+            let (placeholder, end) = match after.trim_start().strip_prefix(jsonata::PREFIX) {
+                Some(expression) => {
+                    let end = jsonata::closing_brace(expression).ok_or_else(not_closed)?;
+                    let start = after.len() - expression.len();
+                    (Placeholder::Jsonata(expression[..end].trim()), start + end)
+                }
+                None => {
+                    let end = closing_brace(after).ok_or_else(not_closed)?;
+                    let expression = after[..end].trim();
+                    let placeholder = match expression.strip_prefix(SECRET_PREFIX) {
+                        Some(name) => Placeholder::Secret(name.trim()),
+                        None => Placeholder::JsonPath(expression),
+                    };
+                    (placeholder, end)
+                }
+            };
+            segments.push(Segment::Placeholder(placeholder));
             rest = &after[end + 1..];
         }
         push_literal(&mut segments, rest);
@@ -166,11 +236,57 @@ impl<'a> Template<'a> {
             .any(|s| matches!(s, Segment::Placeholder(_)))
     }
 
-    /// The JSONPath when the whole string is exactly one placeholder.
-    fn sole_placeholder(&self) -> Option<&'a str> {
+    /// The placeholder when the whole string is exactly one.
+    fn sole_placeholder(&self) -> Option<Placeholder<'a>> {
         match self.segments.as_slice() {
-            [Segment::Placeholder(expression)] => Some(expression),
+            [Segment::Placeholder(placeholder)] => Some(*placeholder),
             _ => None,
+        }
+    }
+
+    /// A diagnostic at `path` for each JSONata placeholder that calls a non-deterministic
+    /// function: a warning, or an error when `parameters` refuse them.
+    fn check_determinism(
+        &self,
+        parameters: &Parameters,
+        path: &str,
+        diagnostics: &mut Diagnostics,
+    ) {
+        for segment in &self.segments {
+            let Segment::Placeholder(placeholder @ Placeholder::Jsonata(expression)) = segment
+            else {
+                continue;
+            };
+            let called = jsonata::nondeterministic_functions(expression);
+            if called.is_empty() {
+                continue;
+            }
+            let names = called
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let calls = format!(
+                "placeholder {} calls {names}, whose result differs from one run to the next",
+                placeholder.quoted()
+            );
+            match parameters.nondeterminism {
+                Nondeterminism::Warn => diagnostics.warning(
+                    path,
+                    format!(
+                        "{calls}: the preview differs from the request sent, and a retried step \
+                         from its first attempt"
+                    ),
+                ),
+                Nondeterminism::Refuse => diagnostics.error(
+                    path,
+                    format!(
+                        "{calls}: with `ifExists: adopt` a retried step would not recognise the \
+                         instance its first attempt made, and a second, billed one would \
+                         follow; compute the value before the step and pass it as a parameter"
+                    ),
+                ),
+            }
         }
     }
 
@@ -193,13 +309,10 @@ impl<'a> Template<'a> {
             match segment {
                 Segment::Literal(text) if fits(&out, text.len()) => out.push_str(text),
                 Segment::Literal(_) => return Err(vec![too_long()]),
-                Segment::Placeholder(expression) => {
-                    let value = resolve(expression, parameters);
-                    let text = value
-                        .as_deref()
-                        .map_err(String::clone)
-                        .and_then(|v| value_as_text(expression, v));
-                    match text {
+                Segment::Placeholder(placeholder) => {
+                    match select(*placeholder, parameters)
+                        .and_then(|v| value_as_text(*placeholder, &v).map(Cow::into_owned))
+                    {
                         Ok(text) if fits(&out, text.len()) => {
                             insert(&text, &mut out);
                             if out.len() > max_len {
@@ -252,16 +365,78 @@ fn closing_brace(text: &str) -> Option<usize> {
     None
 }
 
-/// The value of one placeholder: a resolved secret, or what its JSONPath selects.
-fn resolve<'p>(expression: &str, parameters: &Parameters<'p>) -> Result<Cow<'p, Value>, String> {
-    match expression.strip_prefix(SECRET_PREFIX) {
-        Some(name) => parameters.secret(name.trim()).map(Cow::Owned),
-        None => select(expression, parameters).map(Cow::Borrowed),
+/// Evaluates one placeholder; it must give exactly one value.
+fn select<'p>(
+    placeholder: Placeholder,
+    parameters: &Parameters<'p>,
+) -> Result<Cow<'p, Value>, String> {
+    match placeholder {
+        Placeholder::JsonPath(expression) => {
+            select_jsonpath(expression, parameters).map(Cow::Borrowed)
+        }
+        Placeholder::Jsonata(expression) => select_jsonata(expression, parameters).map(Cow::Owned),
+        Placeholder::Secret(name) => parameters.secret(name).map(Cow::Owned),
     }
 }
 
+/// Evaluates a JSONata placeholder against the parameters (`$` and `$$`).
+fn select_jsonata(expression: &str, parameters: &Parameters) -> Result<Value, String> {
+    let quoted = Placeholder::Jsonata(expression).quoted();
+    if expression.is_empty() {
+        return Err(format!(
+            "empty placeholder {quoted}: write a JSONata expression such as `${{jsonata: name}}`"
+        ));
+    }
+    let input = parameters
+        .jsonata_input
+        .get_or_init(|| JValue::from(parameters.value.clone()));
+    let value = jsonata::evaluate(expression, input, &[], &parameters.jsonata_clock)
+        .map_err(|problem| jsonata::Problem {
+            message: without_parameter_text(&problem.message, parameters.value),
+            ..problem
+        })
+        .map_err(|problem| match problem.code {
+            Some(code) if code.starts_with('S') => {
+                format!(
+                    "placeholder {quoted} is not valid JSONata: {}",
+                    problem.message
+                )
+            }
+            _ => format!("placeholder {quoted} failed: {}", problem.message),
+        })?;
+    match jsonata::to_json(&value, MAX_NESTING) {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => Err(format!(
+            "placeholder {quoted} selects nothing: the expression has no result for these \
+             parameters"
+        )),
+        Err(problem) => Err(format!(
+            "placeholder {quoted} cannot be inserted: {problem}"
+        )),
+    }
+}
+
+/// `message` with every string of the parameters it quotes (8 characters or more) masked.
+/// JSONata's messages quote the values they failed on (`$number(token)`: "Unable to cast value
+/// to a number: hf_…"), and a value that failed to render is not yet known as a secret.
+fn without_parameter_text(message: &str, parameters: &Value) -> String {
+    let mut out = message.to_owned();
+    let mut pending = vec![parameters];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::String(text) if text.len() >= 8 && out.contains(text.as_str()) => {
+                out = out.replace(text.as_str(), "••••••••");
+            }
+            Value::Array(items) => pending.extend(items),
+            Value::Object(members) => pending.extend(members.values()),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Evaluates one placeholder's JSONPath; it must select exactly one value.
-fn select<'p>(expression: &str, parameters: &Parameters<'p>) -> Result<&'p Value, String> {
+fn select_jsonpath<'p>(expression: &str, parameters: &Parameters<'p>) -> Result<&'p Value, String> {
     let placeholder = || format!("`${{{}}}`", abbreviate(expression, 80));
     if expression.is_empty() {
         return Err("empty placeholder `${}`: write a JSONPath such as `${$.name}`".into());
@@ -274,32 +449,15 @@ fn select<'p>(expression: &str, parameters: &Parameters<'p>) -> Result<&'p Value
     }
     if !expression.starts_with('$') {
         return Err(format!(
-            "placeholder {} must be a JSONPath starting with `$` (the parameters), e.g. `${{$.{}}}`",
+            "placeholder {} must be a JSONPath starting with `$` (the parameters), e.g. \
+             `${{$.{}}}`, or JSONata written `${{jsonata: {}}}`",
             placeholder(),
+            abbreviate(expression, 40),
             abbreviate(expression, 40)
         ));
     }
-    let query = jsonpath::parse(expression)
-        .map_err(|e| format!("placeholder {} is not a valid JSONPath: {e}", placeholder()))?;
-    let visits = jsonpath::worst_case_visits(&query, || {
-        *parameters
-            .shape
-            .get_or_init(|| jsonpath::Shape::of(parameters.value))
-    });
-    let left = parameters.visits_left.get();
-    if visits > left {
-        return Err(format!(
-            "placeholder {} could visit {} nodes of the parameters, more than the {} left of \
-             this render's budget of {}: use fewer `..` segments, wildcards, filters or unions",
-            placeholder(),
-            count_text(visits),
-            count_text(left),
-            count_text(MAX_RENDER_VISITS)
-        ));
-    }
-    parameters.visits_left.set(left - visits);
-    let document = parameters.value;
-    match query.query(document, document).as_slice() {
+    let nodes = jsonpath_nodes(expression, &placeholder(), parameters)?;
+    match nodes.as_slice() {
         [value] => Ok(*value),
         [] => Err(format!(
             "placeholder {} selects nothing: {} is not in the parameters",
@@ -314,7 +472,54 @@ fn select<'p>(expression: &str, parameters: &Parameters<'p>) -> Result<&'p Value
     }
 }
 
+/// The nodes `expression` selects, once its worst-case cost fits what is left of the render's
+/// budget.
+#[cfg(not(feature = "serde-json-path-parser"))]
+fn jsonpath_nodes<'p>(
+    expression: &str,
+    placeholder: &str,
+    parameters: &Parameters<'p>,
+) -> Result<Vec<&'p Value>, String> {
+    use serde_json_path_core::spec::query::Queryable;
+    let query = jsonpath::parse(expression)
+        .map_err(|e| format!("placeholder {placeholder} is not a valid JSONPath: {e}"))?;
+    let visits = jsonpath::worst_case_visits(&query, || {
+        *parameters
+            .shape
+            .get_or_init(|| jsonpath::Shape::of(parameters.value))
+    });
+    let left = parameters.visits_left.get();
+    if visits > left {
+        return Err(format!(
+            "placeholder {placeholder} could visit {} nodes of the parameters, more than the {} \
+             left of this render's budget of {}: use fewer `..` segments, wildcards, filters or \
+             unions",
+            count_text(visits),
+            count_text(left),
+            count_text(MAX_RENDER_VISITS)
+        ));
+    }
+    parameters.visits_left.set(left - visits);
+    let document = parameters.value;
+    Ok(query.query(document, document))
+}
+
+/// For measurement only (bench/jsonpath-parser, docs/performance.md): serde_json_path's own
+/// parser and evaluation instead of src/jsonpath.rs. Its query type keeps its AST private, so
+/// nothing costs a query before it runs: the render budget does not apply.
+#[cfg(feature = "serde-json-path-parser")]
+fn jsonpath_nodes<'p>(
+    expression: &str,
+    placeholder: &str,
+    parameters: &Parameters<'p>,
+) -> Result<Vec<&'p Value>, String> {
+    let path = serde_json_path::JsonPath::parse(expression)
+        .map_err(|e| format!("placeholder {placeholder} is not a valid JSONPath: {e}"))?;
+    Ok(path.query(parameters.value).all())
+}
+
 /// A count for messages: `12,345,678`, or "over 10^15" for astronomic ones.
+#[cfg_attr(feature = "serde-json-path-parser", allow(dead_code))]
 fn count_text(n: u64) -> String {
     if n >= 1_000_000_000_000_000 {
         return "over 10^15".into();
@@ -339,15 +544,15 @@ fn parameter_path(expression: &str) -> Option<String> {
 }
 
 /// A selected value inside longer text: strings as is, numbers and booleans as JSON text.
-fn value_as_text<'v>(expression: &str, value: &'v Value) -> Result<Cow<'v, str>, String> {
+fn value_as_text<'v>(placeholder: Placeholder, value: &'v Value) -> Result<Cow<'v, str>, String> {
     match value {
         Value::String(s) => Ok(Cow::Borrowed(s)),
         Value::Number(n) => Ok(Cow::Owned(n.to_string())),
         Value::Bool(b) => Ok(Cow::Borrowed(if *b { "true" } else { "false" })),
         other => Err(format!(
-            "placeholder `${{{}}}` selects {}, which cannot be placed inside text; make the \
+            "placeholder {} selects {}, which cannot be placed inside text; make the \
              placeholder the whole value to insert it with its type",
-            abbreviate(expression, 80),
+            placeholder.quoted(),
             json_kind(other)
         )),
     }
@@ -405,7 +610,10 @@ pub fn render_text_with(
 ) -> Option<String> {
     let rendered = Template::parse(template)
         .map_err(|problem| vec![problem])
-        .and_then(|t| t.render_text(parameters, max_len, insert));
+        .and_then(|t| {
+            t.check_determinism(parameters, path, diagnostics);
+            t.render_text(parameters, max_len, insert)
+        });
     match rendered {
         Ok(text) => Some(text),
         Err(problems) => {
@@ -584,8 +792,9 @@ fn render_json_string(
             return None;
         }
     };
-    if let Some(expression) = template.sole_placeholder() {
-        let value = match resolve(expression, parameters) {
+    template.check_determinism(parameters, path, diagnostics);
+    if let Some(placeholder) = template.sole_placeholder() {
+        let value = match select(placeholder, parameters) {
             Ok(value) => value,
             Err(problem) => {
                 diagnostics.error(path, problem);
@@ -598,9 +807,9 @@ fn render_json_string(
             diagnostics.error(
                 path,
                 format!(
-                    "placeholder `${{{}}}` inserts JSON that leaves the body nested {} levels \
+                    "placeholder {} inserts JSON that leaves the body nested {} levels \
                      deep; at most {MAX_NESTING} are sent",
-                    abbreviate(expression, 80),
+                    placeholder.quoted(),
                     outer + depth
                 ),
             );
@@ -716,7 +925,10 @@ mod tests {
         assert_eq!(out, None);
         assert_eq!(d[0].path, "b.t");
         assert!(
-            d[0].message.contains("`${secret:name}` names no secret"),
+            d[0].message.contains(
+                "`${secret:name}` names no secret the host resolved from the definition's \
+                 `credentials`"
+            ),
             "{}",
             d[0].message
         );
@@ -990,6 +1202,121 @@ mod tests {
         let out = render_json(&exact, &parameters, ROOMY, "b", &mut d).unwrap();
         assert!(d.to_vec().is_empty());
         assert!(crate::json::json_text(&out).len() <= ROOMY.bytes);
+    }
+
+    #[test]
+    fn jsonata_keeps_the_json_type_of_a_sole_placeholder() {
+        let (out, d) = render(json!({
+            "n": "${jsonata: scale + 1}", "b": "${jsonata: $count(list) > 1}",
+            "o": "${jsonata: obj}", "l": "${jsonata: [list.($ * 10)]}",
+            "half": "${jsonata: scale / 4}", "root": "${jsonata: $$.name = $.name}",
+            "models": "${jsonata: [list.{\"v\": $, \"w\": [{\"t\": \"x\"}]}]}"
+        }));
+        assert!(d.is_empty(), "{d:?}");
+        let out = out.unwrap();
+        assert_eq!(
+            out,
+            json!({"n": 3, "b": true, "o": {"a": 1}, "l": [10, 20], "half": 0.5, "root": true,
+                   "models": [{"v": 1, "w": [{"t": "x"}]}, {"v": 2, "w": [{"t": "x"}]}]})
+        );
+        // JSONata computes in f64: a whole result is an integer, as integer fields need.
+        assert!(out["n"].is_i64());
+    }
+
+    #[test]
+    fn jsonata_and_jsonpath_share_text_with_the_same_rules() {
+        let (out, d) = render(json!([
+            "${jsonata: $uppercase(name)}-${$.scale}-${jsonata: on}",
+            "$${jsonata: name} ${jsonata: \"}\" & name}",
+            "${jsonata: inj}"
+        ]));
+        assert!(d.is_empty(), "{d:?}");
+        // Inserted text is never evaluated again, whichever kind inserted it.
+        assert_eq!(
+            out.unwrap(),
+            json!(["LLM-2-true", "${jsonata: name} }llm", "${$.name}"])
+        );
+        let (out, d) = render(json!({"x": "a ${jsonata: obj}"}));
+        assert!(out.is_none());
+        assert_eq!(d[0].path, "httpRequest.body.x");
+        assert!(
+            d[0].message.contains(
+                "`${jsonata: obj}` selects an object, which cannot be placed inside text"
+            ),
+            "{}",
+            d[0].message
+        );
+    }
+
+    #[test]
+    fn jsonata_problems_are_diagnostics_at_the_field() {
+        for (template, needle) in [
+            (
+                "${jsonata: missing}",
+                "`${jsonata: missing}` selects nothing",
+            ),
+            (
+                "${jsonata: 1 +}",
+                "is not valid JSONata: S0207: Unexpected end of expression",
+            ),
+            ("${jsonata: \"a\" - 1}", "failed: T2001"),
+            (
+                "${jsonata: $uppercase}",
+                "cannot be inserted: its result is a function",
+            ),
+            ("${jsonata: {\"a\": 1}", "not closed with `}`"),
+            ("${jsonata: }", "empty placeholder"),
+            (
+                "${jsonata: ($f := function($x){$f($x) + 1}; $f(1))}",
+                "D1011",
+            ),
+            ("${jsonata: [1..1000000]}", "D2015"),
+        ] {
+            let (out, d) = render(json!({"spec": {"name": template}}));
+            assert!(out.is_none(), "{template}");
+            assert_eq!(d.len(), 1, "{template}: {d:?}");
+            assert_eq!(d[0].path, "httpRequest.body.spec.name");
+            assert!(
+                d[0].message.contains(needle),
+                "{template}: {}",
+                d[0].message
+            );
+        }
+    }
+
+    #[test]
+    fn jsonata_messages_never_quote_the_parameters_text() {
+        let p = json!({"token": "hf_abcdefgh12345", "short": "ab"});
+        let mut d = Diagnostics::new();
+        let template =
+            json!({"t": "${jsonata: $number(token)}", "s": "${jsonata: $number(short)}"});
+        render_json(&template, &Parameters::new(&p), ROOMY, "b", &mut d);
+        let [token, short] = d.to_vec().try_into().unwrap();
+        assert!(!token.message.contains("hf_abcdefgh"), "{}", token.message);
+        assert!(token.message.contains("D3030"), "{}", token.message);
+        // Short values are no secrets and help more than they could leak.
+        assert!(short.message.contains("D3030"), "{}", short.message);
+    }
+
+    #[test]
+    fn nondeterministic_jsonata_warns_or_is_refused() {
+        let p = params();
+        for (nondeterminism, severity) in [
+            (Nondeterminism::Warn, crate::diagnostic::Severity::Warning),
+            (Nondeterminism::Refuse, crate::diagnostic::Severity::Error),
+        ] {
+            let parameters = Parameters::new(&p).with_nondeterminism(nondeterminism);
+            let mut d = Diagnostics::new();
+            let template = json!({"a": {"b": "id-${jsonata: $string($millis())}"},
+                                  "c": "${jsonata: \"$now()\"}"});
+            let out = render_json(&template, &parameters, ROOMY, "httpRequest.body", &mut d);
+            let [only] = d.to_vec().try_into().unwrap();
+            assert_eq!(only.path, "httpRequest.body.a.b");
+            assert_eq!(only.severity, severity);
+            assert!(only.message.contains("calls `$millis`"), "{}", only.message);
+            // The value is rendered either way (the error blocks sending, not the preview).
+            assert_eq!(out.unwrap()["a"]["b"].as_str().map(|t| t.len()), Some(16));
+        }
     }
 
     #[test]

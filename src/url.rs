@@ -375,6 +375,23 @@ mod tests {
     }
 
     #[test]
+    fn jsonata_fills_path_and_query_percent_encoded_only() {
+        let p = json!({"seg": "a/b", "team": "Ops Team"});
+        let (url, d) = render(
+            "https://api.digitalocean.com/v2/${jsonata: seg & \"?\"}?q=${jsonata: $lowercase(team)}",
+            p.clone(),
+        );
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(url.unwrap().path_with_query, "/v2/a%2Fb%3F?q=ops%20team");
+        let (url, d) = render("https://${jsonata: \"evil.example\"}/v2", p);
+        assert!(url.is_none());
+        assert!(
+            d[0].message.contains("only the URL's path and query"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
     fn placeholders_never_reach_scheme_host_or_port() {
         for t in [
             "https://${$.host}/v2",

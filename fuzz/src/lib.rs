@@ -16,6 +16,7 @@
 
 /// One module per fuzz target; each module's doc says what it feeds in and what it asserts.
 pub mod targets {
+    pub mod jsonata;
     pub mod jsonpath;
     pub mod render;
     pub mod response;

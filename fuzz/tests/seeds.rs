@@ -29,6 +29,7 @@ type Run = fn(&[u8]) -> bool;
 
 /// The targets, as the fuzz binaries name them, with their functions.
 const TARGETS: &[(&str, Run)] = &[
+    ("jsonata", targets::jsonata::run),
     ("jsonpath", targets::jsonpath::run),
     ("render", targets::render::run),
     ("response", targets::response::run),
@@ -95,6 +96,11 @@ fn replay(name: &str) {
         failures.join("\n")
     );
     eprintln!("{} {name} seeds replayed", seeds.len());
+}
+
+#[test]
+fn jsonata_seeds() {
+    replay("jsonata");
 }
 
 #[test]

@@ -60,6 +60,17 @@ def body_name(value):
     return edit
 
 
+def patterns_from_parameters(items: int) -> dict:
+    """`match()` at each of `items` items, each with a different 1 KB pattern of its own."""
+    return case(
+        definition=definition_with(body_name("${$.items[?match(@.s, @.p)].s}")),
+        parameters=json.dumps({
+            **load_fixture("parameters.json"),
+            "items": [{"s": "a" * 100, "p": f"(a|b){{{i}}}" + "a*" * 500} for i in range(items)],
+        }),
+    )
+
+
 CASES = {
     "10 MiB definition": (case(definition=json.dumps({"description": "x" * (10 * MIB)})), "definition", "at most"),
     "10 MiB parameters": (case(parameters=json.dumps({"blob": "x" * (10 * MIB)})), "parameters", "at most"),
@@ -108,6 +119,86 @@ CASES = {
         case(definition=definition_with(body_name("${$.name" + "[0,0]" * 40 + "}"))),
         "httpRequest.body.spec.name",
         "could visit",
+    ),
+    "`length()` of a 2 MB string at each of 100,000 items": (
+        case(
+            definition=definition_with(body_name("${$.items[?length($.big) == 1]}")),
+            parameters=json.dumps({**load_fixture("parameters.json"), "big": "x" * (2 * MIB), "items": [1] * 100_000}),
+        ),
+        "httpRequest.body.spec.name",
+        "could visit",  # scanning 2 MB 100,000 times: refused before evaluating
+    ),
+    "`match()` with a new 1 KB pattern at each of 2,000 items": (
+        patterns_from_parameters(2_000),
+        "httpRequest.body.spec.name",
+        "could visit",  # 2,000 compilations of 1 KB: refused before evaluating
+    ),
+    "`match()` near the budget: a new 1 KB pattern at each of 100 items": (
+        # What the costliest affordable regex render costs: 100 compilations of 1 KB each.
+        patterns_from_parameters(100),
+        "httpRequest.body.spec.name",
+        "selects",
+    ),
+    "`search()` with a pattern too large once compiled": (
+        case(
+            definition=definition_with(body_name("${$.items[?search(@, '\\\\p{L}{1000}\\\\p{L}{1000}')]}")),
+            parameters=json.dumps({**load_fixture("parameters.json"), "items": ["x" * 2000]}),
+        ),
+        "httpRequest.body.spec.name",
+        "selects nothing",  # past regex's size limit: no match, never built
+    ),
+    # JSONata (src/jsonata.rs): each bound ends as `invalid` at the field, never as a trap.
+    "JSONata recursion without end": (
+        case(definition=definition_with(body_name("${jsonata: ($f := function($x){$f($x) + 1}; $f(1))}"))),
+        "httpRequest.body.spec.name",
+        "D1011",
+    ),
+    "JSONata tail recursion without end": (
+        case(definition=definition_with(body_name("${jsonata: ($f := function($x){$f($x)}; $f(1))}"))),
+        "httpRequest.body.spec.name",
+        "D1012",  # the time limit: one second for all JSONata of a render
+    ),
+    "JSONata recursion through $reduce": (
+        case(definition=definition_with(body_name(
+            "${jsonata: ($f := function($n){$n = 0 ? 0 : $reduce([1, 2], function($a, $b){$f($n - 1)})}; $f(100000))}"))),
+        "httpRequest.body.spec.name",
+        "D1011",  # depth 100: each level through $reduce costs ~2.8 KiB of wasmtime's 512 KiB
+    ),
+    "JSONata range of 10^8": (
+        case(definition=definition_with(body_name("${jsonata: [1..100000000]}"))),
+        "httpRequest.body.spec.name",
+        "D2014",
+    ),
+    "JSONata array literal of 13 × 99,999": (
+        case(definition=definition_with(body_name("${jsonata: [" + ",".join(["[1..99999]"] * 13) + "]}"))),
+        "httpRequest.body.spec.name",
+        "16 MiB of memory",  # array literals are not held to the sequence limit
+    ),
+    "JSONata ranges of ranges: 10^10 values": (
+        case(definition=definition_with(body_name("${jsonata: $count([1..99999].[1..99999])}"))),
+        "httpRequest.body.spec.name",
+        "16 MiB of memory",
+    ),
+    "JSONata string doubled 30 times": (
+        case(definition=definition_with(body_name(
+            "${jsonata: ($s := function($x, $n){$n = 0 ? $x : $s($x & $x, $n - 1)}; $s('ab', 30))}"))),
+        "httpRequest.body.spec.name",
+        "16 MiB of memory",
+    ),
+    "JSONata $pad to 10^8": (
+        case(definition=definition_with(body_name("${jsonata: $pad('x', 100000000)}"))),
+        "httpRequest.body.spec.name",
+        "over the 1048576 characters",
+    ),
+    "JSONata 1,000 unary minus": (
+        case(definition=definition_with(body_name("${jsonata: " + "-" * 1000 + "1}"))),
+        "httpRequest.body.spec.name",
+        "at most 256 are accepted",
+    ),
+    "JSONata nested 100 brackets deep": (
+        case(definition=definition_with(body_name("${jsonata: " + "(" * 100 + "1" + ")" * 100 + "}"))),
+        "httpRequest.body.spec.name",
+        "at most 64 are accepted",
     ),
     "header name with a space": (case(definition=definition_with(header("Bad Name"))), "httpRequest.headers.Bad Name", "not a valid header name"),
     "header name with a colon": (case(definition=definition_with(header("X:Y"))), "httpRequest.headers.X:Y", "not a valid header name"),

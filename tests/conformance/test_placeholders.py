@@ -147,3 +147,57 @@ def test_secret_placeholders_take_the_hosts_secrets(harness):
     harness.assert_invalid(
         from_credentials, "httpRequest.body.access_tokens.hugging_face_token", "credentials"
     )
+
+
+PROD_VPC = "0d6e1a2b-1111-4c3d-9e8f-0a1b2c3d4e5f"
+STAGING_VPC = "7f3e2d1c-2222-4b5a-8c9d-1e2f3a4b5c6d"
+
+
+def test_regex_functions_filter_with_i_regexps(harness):
+    """`match()` anchors the whole string, `search()` does not, `.` stops at line ends, and a
+    pattern that is not an I-Regexp matches nothing (its filter is false, not an error)."""
+
+    def pick(definition, parameters):
+        spec = definition["httpRequest"]["body"]["spec"]
+        spec["region"] = "${$.regions[?match(@.slug, 'tor.')].slug}"
+        spec["vpc"]["uuid"] = "${$.vpcs[?search(@.name, $.wanted)].uuid}"
+        parameters.update(
+            regions=[{"slug": "nyc2"}, {"slug": "tor1x"}, {"slug": "tor1"}, {"slug": "tor\n"}],
+            vpcs=[{"name": "prod-main", "uuid": PROD_VPC}, {"name": "staging-main", "uuid": STAGING_VPC}],
+            wanted="^stag",
+        )
+
+    call = harness.prepare(edit=pick)
+    result = harness.call("test_request", call)
+    assert result["outcome"] == "accepted", result["diagnostics"]
+    spec = sent_body(harness, call)["spec"]
+    assert spec["region"] == "tor1" and spec["vpc"]["uuid"] == STAGING_VPC
+
+    def not_an_i_regexp(definition, parameters):
+        pick(definition, parameters)
+        definition["httpRequest"]["body"]["spec"]["region"] = "${$.regions[?match(@.slug, 'tor\\\\d')].slug}"
+
+    harness.assert_invalid(not_an_i_regexp, "httpRequest.body.spec.region", "selects nothing")
+
+
+def test_jsonata_computes_values_with_the_same_rules(harness):
+    """The issue's three examples, on the wire, in each host."""
+
+    def computed(definition, parameters):
+        spec = definition["httpRequest"]["body"]["spec"]
+        # The call's own name (the stand-in tells calls apart by it), upper-cased and back.
+        spec["name"] = "${jsonata: $lowercase(team)}"
+        spec["model_deployments"] = (
+            "${jsonata: [models.{'model_slug': slug, 'model_provider': 'hugging_face', 'accelerators': "
+            "[{'type': 'prefill_decode', 'scale': $count($$.models) > 1 ? 2 : 1, 'accelerator_slug': gpu}]}]}"
+        )
+        parameters.update(team=parameters["name"].upper(), models=[{"slug": "m/a", "gpu": "gpu-h100x1-80gb"},
+                                                   {"slug": "m/b", "gpu": "gpu-h100x1-80gb"}])
+
+    call = harness.prepare(edit=computed)
+    assert harness.call("test_request", call)["outcome"] == "accepted"
+    spec = sent_body(harness, call)["spec"]
+    assert spec["name"] == call.parameters["name"].upper().lower()
+    assert [d["model_slug"] for d in spec["model_deployments"]] == ["m/a", "m/b"]
+    # A whole JSONata number is the integer `scale` must be.
+    assert spec["model_deployments"][0]["accelerators"][0]["scale"] == 2

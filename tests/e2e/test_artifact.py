@@ -8,7 +8,9 @@ import subprocess
 from kit.paths import REPO, WASM
 
 #: A ceiling, not a target: bytes are not worth hand-written copies of well-kept libraries.
-CEILING = 512 * 1024
+#: 512 KiB until the JSONata engine (jsonata-core, with regex and chrono: docs/performance.md
+#: has the growth by crate), 2.5 MiB with it, for this engine only.
+CEILING = 2560 * 1024
 JCO = REPO / "hosts" / "node" / "node_modules" / ".bin" / "jco"
 #: What Rust's std imports for itself (wit/world.wit's comment says the same).
 STD_IMPORTS = {
@@ -16,6 +18,9 @@ STD_IMPORTS = {
     "wasi:cli/terminal-input", "wasi:cli/terminal-output", "wasi:cli/terminal-stdin",
     "wasi:cli/terminal-stdout", "wasi:cli/terminal-stderr", "wasi:clocks/wall-clock",
     "wasi:random/insecure-seed",
+    # jsonata-core's `rand` (for `$shuffle`), through getrandom; chrono adds nothing (its
+    # `$now` reads wall-clock, already std's).
+    "wasi:random/random",
 }
 
 

@@ -219,6 +219,30 @@ def test_diagnostic_appears_at_its_field_and_disappears_when_fixed(page: Page) -
     expect(page.get_by_label("Task definition (JSON)")).to_contain_text('"version": 1,')
 
 
+def test_jsonata_is_validated_live_and_shown_in_the_reference(page: Page) -> None:
+    expect(page.locator("#reference .jsonata-example")).to_contain_text("${jsonata: $lowercase(team)")
+    use_ready_definition(page)
+    version_line = page.locator("#definition-editor .cm-line", has_text='"version": 1,')
+    version_line.click()
+    page.keyboard.press("End")
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")
+    page.keyboard.type('"${jsonata: model.scale +}",')
+    settle(page)
+    path = "httpRequest.body.spec.version"
+    inline = page.locator(f'#definition-editor .inline-diagnostic[data-path="{path}"]')
+    expect(inline).to_contain_text("is not valid JSONata: S0207")
+    expect(page.locator("#preview [data-state=blocked]")).to_contain_text("1 error")
+    # Completed, it computes an integer, as `spec.version` needs.
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.type(" 1")
+    settle(page)
+    expect(page.locator("#problems-count")).to_have_text("none")
+    expect(page.locator("#preview pre.body")).to_contain_text('"version": 2')
+
+
 def test_json_syntax_error_is_shown_where_it_is(page: Page) -> None:
     use_ready_definition(page)
     line = page.locator("#definition-editor .cm-line", has_text='"method": "POST",')

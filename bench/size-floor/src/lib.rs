@@ -80,12 +80,13 @@ impl Guest for Floor {
             description: String::new(),
             headers: vec![],
             body_fields: vec![],
+            definition_fields: vec![],
             default_definition: "{}".into(),
             example_parameters: "{}".into(),
         }
     }
 
-    fn render(input: wit::TaskInput) -> Result<wit::RequestPreview, Vec<wit::Diagnostic>> {
+    fn render(input: wit::TaskInput) -> Result<wit::Rendered, Vec<wit::Diagnostic>> {
         let body = round_trip(&input).map_err(|message| {
             vec![wit::Diagnostic {
                 severity: wit::Severity::Error,
@@ -93,11 +94,14 @@ impl Guest for Floor {
                 message,
             }]
         })?;
-        Ok(wit::RequestPreview {
-            method: "POST".into(),
-            url: String::new(),
-            headers: vec![],
-            body: Some(body),
+        Ok(wit::Rendered {
+            request: wit::RequestPreview {
+                method: "POST".into(),
+                url: String::new(),
+                headers: vec![],
+                body: Some(body),
+            },
+            warnings: vec![],
         })
     }
 
@@ -116,6 +120,7 @@ impl Guest for Floor {
             diagnostics: vec![],
             elapsed_ms: now_ms() - started,
             revealed_secrets: vec![],
+            exchanges: vec![],
         }
     }
 

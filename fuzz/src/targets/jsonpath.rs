@@ -121,6 +121,12 @@ pub fn run(data: &[u8]) -> bool {
                 path.to_string(),
                 "{query:?}: displays differ"
             );
+            // serde_json_path runs a pattern as a `regex` pattern, not as an I-Regexp (`\d` is a
+            // digit there, not an invalid pattern): what match() and search() select is checked
+            // against the compliance test suite (tests/jsonpath.rs), not against it.
+            if query.contains("match(") || query.contains("search(") {
+                return true;
+            }
             for doc in DOCUMENTS.iter() {
                 assert_eq!(
                     ast.query(doc, doc),
