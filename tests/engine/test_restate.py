@@ -19,6 +19,7 @@ import pyrage
 import pytest
 
 from kit.paths import FIXTURES, REPO, WASM
+from kit.reports import report
 
 sys.path.insert(0, str(REPO / "engines" / "restate"))
 from launcher import NO_RATE_LIMITS, running_standin  # noqa: E402
@@ -188,11 +189,16 @@ def test_crash_run_every_workflow_completes_once_with_its_sealed_token_and_no_se
     stored = [(t, s[:6]) for t, text in tables.items() for s in secrets for form in secret_forms(s) if form.decode() in text]
     files = [p for p in server.data_dir.rglob("*") if p.is_file()]
     on_disk = [(p.name, s[:6]) for p in files for s in secrets for form in secret_forms(s) if form in p.read_bytes()]
-    print(f"\ncrash run: {CRASH_WORKFLOWS} workflows, {in_flight_at_kill} creates in flight when the service was SIGKILLed; restate-server killed and restarted once")
-    print(f"{'workflow':<24} {'POSTs':>5} {'adopted':>7} {'instances':>9} {'token opens':>11}")
-    for wf, posts, adopted, count, opens in rows:
-        print(f"{wf:<24} {posts:>5} {str(adopted):>7} {count:>9} {str(opens):>11}")
-    print(f"secrets looked for: {len(secrets)}; in {', '.join(tables)}: {len(stored)}; in {len(files)} files of the data directory: {len(on_disk)}")
+    lines = [
+        f"{CRASH_WORKFLOWS} workflows, {in_flight_at_kill} creates in flight when the service was SIGKILLed and restarted; restate-server killed and restarted once",
+        "",
+        "| workflow | POSTs | adopted | instances | token opens |",
+        "|---|---:|---|---:|---|",
+        *(f"| {wf} | {posts} | {adopted} | {count} | {opens} |" for wf, posts, adopted, count, opens in rows),
+        "",
+        f"secrets looked for: {len(secrets)}; found in {', '.join(tables)}: {len(stored)}; in {len(files)} files of the data directory: {len(on_disk)}",
+    ]
+    report("restate-crash-run", "\n".join(lines))
     assert all(count == 1 for _, _, _, count, _ in rows), rows
     assert all(opens for *_, opens in rows), rows
     assert stored == [] and on_disk == [], (stored, on_disk)
