@@ -158,7 +158,10 @@ are not answers the description documents.
 | `invalid-utf8` | 202, JSON with the bytes FF FE inside a string |
 | `not-json` | 200, `Content-Type: text/plain`, `accepted, but not JSON` |
 
-An unknown mode or a bad argument is answered 400 in the error shape.
+An unknown mode or a bad argument is answered 400 in the error shape. With
+`X-Standin-Fault-Times: N` beside it, the fault answers only the first N creates of the same
+`X-Call-Id` (the records still name it); later ones get the normal answer, as a retried step
+sees a transient fault clear.
 """
 
 from __future__ import annotations
@@ -681,6 +684,11 @@ class State:
             self._records.append(record)
             return record
 
+    def earlier_faults(self, call_id: str | None, fault: str) -> int:
+        """How many earlier records of `call_id` carried `fault` (for X-Standin-Fault-Times)."""
+        with self._lock:
+            return sum(1 for r in self._records[:-1] if r["call_id"] == call_id and r["fault"] == fault)
+
     def update_record(self, record: dict[str, Any], **fields: Any) -> None:
         with self._lock:
             record.update(fields)
@@ -968,6 +976,12 @@ class Handler(BaseHTTPRequestHandler):
             body=body.decode("utf-8", "replace"),
             content_length=length,
         )
+        times = self.headers.get("X-Standin-Fault-Times")
+        if fault is not None and times is not None and times.isdigit():
+            # A fault for the first N creates of this X-Call-Id only: a retried step meets it
+            # N times, then the real answer.
+            if self.server.state.earlier_faults(self._record["call_id"], fault) >= int(times):
+                fault = None
         if fault is None:
             self._send(self._normal(body))
         else:

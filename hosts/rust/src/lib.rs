@@ -54,10 +54,16 @@ impl TaskRunner {
     pub fn new(wasm_path: &Path) -> Result<Self> {
         let engine = Engine::default();
         let component = Component::from_file(&engine, wasm_path)?;
+        Self::from_component(engine, &component)
+    }
+
+    /// The same from a component already compiled with `engine` (one deserialized from a
+    /// cache of `Component::serialize`, say).
+    pub fn from_component(engine: Engine, component: &Component) -> Result<Self> {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
-        let pre = HttpTaskPre::new(linker.instantiate_pre(&component)?)?;
+        let pre = HttpTaskPre::new(linker.instantiate_pre(component)?)?;
         Ok(Self { engine, pre })
     }
 
@@ -78,8 +84,35 @@ impl TaskRunner {
     /// the step output (JSON, masked but for the token the API returns once); on inner Err,
     /// retry only if `failure.retryable`, and not before `failure.retry_after_ms`.
     pub fn execute(&self, input: &TaskInput) -> Result<Result<String, StepFailure>> {
-        let (mut store, task) = self.instantiate(None)?;
+        self.execute_capped(input, None)
+    }
+
+    /// `execute` with the instance's linear memory capped at `max_bytes`.
+    pub fn execute_capped(
+        &self,
+        input: &TaskInput,
+        max_bytes: Option<usize>,
+    ) -> Result<Result<String, StepFailure>> {
+        let (mut store, task) = self.instantiate(max_bytes)?;
         task.workflow_http_task_task().call_execute(&mut store, input)
     }
 }
 // snippet:end
+
+impl TaskRunner {
+    /// `render` (nothing is sent) on a fresh instance capped at `max_bytes`: what an engine
+    /// checks before it lets a step send anything (the URL's host, say).
+    pub fn render(
+        &self,
+        input: &TaskInput,
+        max_bytes: Option<usize>,
+    ) -> Result<Result<Rendered, Vec<Diagnostic>>> {
+        let (mut store, task) = self.instantiate(max_bytes)?;
+        task.workflow_http_task_task().call_render(&mut store, input)
+    }
+
+    /// The engine the component was compiled with (to serialize it for a cache).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}

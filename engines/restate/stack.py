@@ -1,0 +1,151 @@
+"""Starts and stops what a Restate run of the HTTP Task needs, on loopback: restate-server
+(one node, data under a directory of target/), the service (engines/restate) and its
+registration. `scripts/engine` and tests/engine share it.
+
+    with RestateServer(data_dir) as server, Service(binary, wasm, env) as service:
+        server.register(service.url)
+        server.run("wf-1", {"definition": ..., "parameters": ...})
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, url: str, body: Any = None, timeout: float = 120, headers: dict | None = None) -> tuple[int, Any]:
+    """(status, parsed JSON or text) of one request; errors are answers too."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json", "accept": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode()
+    try:
+        return status, json.loads(text) if text else None
+    except ValueError:
+        return status, text
+
+
+def wait_for(check, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} not ready within {timeout} s")
+
+
+class RestateServer:
+    """restate-server on loopback ports, its data in `data_dir` (kept across restarts)."""
+
+    def __init__(self, data_dir: Path, binary: Path | None = None) -> None:
+        self.binary = binary or Path(subprocess.run([str(REPO / "tools/bootstrap-restate.sh")], check=True, capture_output=True, text=True).stdout.split()[-1])
+        self.data_dir = data_dir
+        self.ingress_port, self.admin_port, self.node_port = free_port(), free_port(), free_port()
+        self.ingress = f"http://127.0.0.1:{self.ingress_port}"
+        self.admin = f"http://127.0.0.1:{self.admin_port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "RESTATE_INGRESS__BIND_ADDRESS": f"127.0.0.1:{self.ingress_port}", "RESTATE_ADMIN__BIND_ADDRESS": f"127.0.0.1:{self.admin_port}", "RESTATE_LOG_FILTER": "warn"}
+        log = open(self.data_dir / "server.log", "ab")
+        self.process = subprocess.Popen([str(self.binary), "--no-logo", "--base-dir", str(self.data_dir), "--bind-ip", "127.0.0.1", "--bind-port", str(self.node_port), "--listen-mode", "tcp"], env=env, stdout=log, stderr=log)
+        wait_for(lambda: http("GET", f"{self.admin}/health", timeout=2)[0] == 200 and http("GET", f"{self.ingress}/restate/health", timeout=2)[0] == 200, "restate-server")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self) -> RestateServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
+
+    def register(self, uri: str) -> None:
+        status, answer = http("POST", f"{self.admin}/deployments", {"uri": uri, "force": True})
+        if status not in (200, 201):
+            raise RuntimeError(f"registering {uri}: {status} {answer}")
+
+    def run(self, workflow_id: str, task: dict, timeout: float = 120) -> tuple[int, Any]:
+        return http("POST", f"{self.ingress}/HttpTask/{workflow_id}/run", task, timeout=timeout)
+
+    def send(self, workflow_id: str, task: dict) -> tuple[int, Any]:
+        return http("POST", f"{self.ingress}/HttpTask/{workflow_id}/run/send", task)
+
+    def attach(self, workflow_id: str, timeout: float = 300) -> tuple[int, Any]:
+        return http("GET", f"{self.ingress}/restate/workflow/HttpTask/{workflow_id}/attach", timeout=timeout)
+
+    def query(self, sql: str) -> list[dict]:
+        status, answer = http("POST", f"{self.admin}/query", {"query": sql})
+        if status != 200:
+            raise RuntimeError(f"query {sql!r}: {status} {answer}")
+        return answer["rows"]
+
+
+class Service:
+    """The HTTP Task's Restate service (engines/restate) on a loopback port."""
+
+    def __init__(self, binary: Path, wasm: Path, env: dict[str, str], log: Path) -> None:
+        self.binary, self.wasm, self.env, self.log = binary, wasm, env, log
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.log, "ab")
+        env = {k: v for k, v in os.environ.items() if k not in ("HTTP_TASK_CREDENTIALS", "DIGITALOCEAN_TOKEN")} | self.env
+        self.process = subprocess.Popen([str(self.binary), "--listen", f"127.0.0.1:{self.port}", "--component", str(self.wasm)], env=env, stdout=log, stderr=log)
+        wait_for(lambda: socket.create_connection(("127.0.0.1", self.port), timeout=1).close() is None, "the service", 30)
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self) -> Service:
+        self.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
