@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,8 +56,41 @@ def wait_for(check, what: str, timeout: float = 60) -> None:
     raise RuntimeError(f"{what} not ready within {timeout} s")
 
 
-class RestateServer:
+class Managed:
+    """A process this stack started: `start` it (or enter it), `kill` it (SIGKILL, a crash),
+    `stop` it (SIGTERM, then SIGKILL after `stop_timeout` seconds)."""
+
+    process: subprocess.Popen | None = None
+    stop_timeout: float = 10
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
+
+
+class RestateServer(Managed):
     """restate-server on loopback ports, its data in `data_dir` (kept across restarts)."""
+
+    stop_timeout = 20
 
     def __init__(self, data_dir: Path, binary: Path | None = None) -> None:
         self.binary = binary or Path(subprocess.run([str(REPO / "tools/bootstrap-restate.sh")], check=True, capture_output=True, text=True).stdout.split()[-1])
@@ -73,26 +106,6 @@ class RestateServer:
         log = open(self.data_dir / "server.log", "ab")
         self.process = subprocess.Popen([str(self.binary), "--no-logo", "--base-dir", str(self.data_dir), "--bind-ip", "127.0.0.1", "--bind-port", str(self.node_port), "--listen-mode", "tcp"], env=env, stdout=log, stderr=log)
         wait_for(lambda: http("GET", f"{self.admin}/health", timeout=2)[0] == 200 and http("GET", f"{self.ingress}/restate/health", timeout=2)[0] == 200, "restate-server")
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def __enter__(self) -> RestateServer:
-        self.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.stop()
 
     def register(self, uri: str) -> None:
         status, answer = http("POST", f"{self.admin}/deployments", {"uri": uri, "force": True})
@@ -115,7 +128,7 @@ class RestateServer:
         return answer["rows"]
 
 
-class Service:
+class Service(Managed):
     """The HTTP Task's Restate service (engines/restate) on a loopback port."""
 
     def __init__(self, binary: Path, wasm: Path, env: dict[str, str], log: Path) -> None:
@@ -130,22 +143,3 @@ class Service:
         self.process = subprocess.Popen([str(self.binary), "--listen", f"127.0.0.1:{self.port}", "--component", str(self.wasm)], env=env, stdout=log, stderr=log)
         wait_for(lambda: socket.create_connection(("127.0.0.1", self.port), timeout=1).close() is None, "the service", 30)
 
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def __enter__(self) -> Service:
-        self.start()
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.stop()
