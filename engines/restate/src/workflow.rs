@@ -9,7 +9,7 @@ use crate::runner;
 use crate::seal::{parse_recipient, seal_returned_token};
 use age::x25519::Recipient;
 use restate_sdk::prelude::*;
-use rust_host::{FailureKind, StepFailure, TaskInput, TaskRunner};
+use rust_host::{StepFailure, TaskInput, TaskRunner};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -155,7 +155,7 @@ fn classify(
             }
         }
         Ok(Err(failure)) => Answer::Failed {
-            kind: kind_name(failure.kind).into(),
+            kind: rust_host::json::failure_kind(failure.kind).into(),
             retryable: failure.retryable,
             retry_after_ms: failure.retry_after_ms,
             message: failure.message,
@@ -166,17 +166,6 @@ fn classify(
                 .collect(),
         },
         Err(trap) => Answer::Trap { message: masked(&trap, secrets) },
-    }
-}
-
-/// The WIT name of a failure kind.
-fn kind_name(kind: FailureKind) -> &'static str {
-    match kind {
-        FailureKind::InvalidRequest => "invalid-request",
-        FailureKind::HttpStatus => "http-status",
-        FailureKind::Timeout => "timeout",
-        FailureKind::Connection => "connection",
-        FailureKind::Protocol => "protocol",
     }
 }
 

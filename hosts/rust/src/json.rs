@@ -180,7 +180,8 @@ fn outcome(outcome: Outcome) -> &'static str {
     }
 }
 
-fn failure_kind(kind: FailureKind) -> &'static str {
+/// The WIT name of a failure kind (`invalid-request`, `http-status`, ...).
+pub fn failure_kind(kind: FailureKind) -> &'static str {
     match kind {
         FailureKind::InvalidRequest => "invalid-request",
         FailureKind::HttpStatus => "http-status",
