@@ -172,15 +172,21 @@ def test_reference_and_ready_definition(page: Page, editor: Editor) -> None:
 # --- Live validation ---
 
 
-def test_diagnostic_appears_at_its_field_and_disappears_when_fixed(page: Page) -> None:
-    use_ready_definition(page)
+def retype_version(page: Page, text: str) -> None:
+    """In the JSON text, replaces `1,` of the ready definition's `"version": 1,` line with
+    `text`, key by key, as a person does."""
     version_line = page.locator("#definition-editor .cm-line", has_text='"version": 1,')
     version_line.click()
     page.keyboard.press("End")
     page.keyboard.press("Backspace")
     page.keyboard.press("Backspace")
-    page.keyboard.type('"one",')
+    page.keyboard.type(text)
     settle(page)
+
+
+def test_diagnostic_appears_at_its_field_and_disappears_when_fixed(page: Page) -> None:
+    use_ready_definition(page)
+    retype_version(page, '"one",')
 
     path = "httpRequest.body.spec.version"
     # In the JSON text: underlined at the value, and written out under its line.
@@ -222,13 +228,7 @@ def test_diagnostic_appears_at_its_field_and_disappears_when_fixed(page: Page) -
 def test_jsonata_is_validated_live_and_shown_in_the_reference(page: Page) -> None:
     expect(page.locator("#reference .jsonata-example")).to_contain_text("${jsonata: $lowercase(team)")
     use_ready_definition(page)
-    version_line = page.locator("#definition-editor .cm-line", has_text='"version": 1,')
-    version_line.click()
-    page.keyboard.press("End")
-    page.keyboard.press("Backspace")
-    page.keyboard.press("Backspace")
-    page.keyboard.type('"${jsonata: model.scale +}",')
-    settle(page)
+    retype_version(page, '"${jsonata: model.scale +}",')
     path = "httpRequest.body.spec.version"
     inline = page.locator(f'#definition-editor .inline-diagnostic[data-path="{path}"]')
     expect(inline).to_contain_text("is not valid JSONata: S0207")
