@@ -117,6 +117,18 @@ specific problem. The `access_tokens` and `secrets` of a request never appear in
 the API routes; the records keep requests verbatim, since checking what was sent is their
 purpose.
 
+The inference's own endpoint, which the token is for: a request whose `Host` is one of an
+inference's `endpoints` (the host part, e.g. `Host: <label>-public-dedicated-inference.do-infra.ai`,
+sent to the stand-in's address) is served as that endpoint, not as the API: `GET /v1/models`
+(the OpenAI-compatible listing DigitalOcean's inference endpoints serve) answers 200 `{"object":
+"list", "data": [{"id": <model_slug>, "object": "model", "owned_by": <model_provider>}, ...]}`
+for `Authorization: Bearer <a token issued for this inference>` (create's or one minted with
+`POST /{id}/tokens`), 401 `{"error": {"message", "type": "invalid_request_error", "code":
+"invalid_api_key"}}` for any other, and 503 with `Retry-After` while the inference is
+`provisioning` *(choice: the shapes are OpenAI's; the description documents neither)*. Another
+path, or a `deleting` inference's endpoint, is 404. Endpoint requests are not rate limited *(choice: the API's limits are the
+API's)*.
+
 Control routes (no token, not rate limited): `GET /__standin/requests` lists the records,
 `DELETE /__standin/requests` clears them (the numbering goes on), `GET /__standin/tokens` lists
 every token minted with `POST /{id}/tokens` (`inference_id`, `call_id`, `name`, `value`: a test
@@ -310,6 +322,18 @@ def json_reply(status: int, document: Any, headers: dict[str, str] | None = None
     return Reply(status, json.dumps(document).encode(), JSON_UTF8, headers or {})
 
 
+def endpoint_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:
+    """An error of an inference's endpoint, in the OpenAI-compatible shape it answers with."""
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    return json_reply(status, {"error": {"message": message, "type": kind, "code": code}}, headers)
+
+
+def host_name(host: str) -> str:
+    """A `Host` header's name, without its port."""
+    name, colon, port = host.strip().rpartition(":")
+    return name if colon and port.isdigit() else host.strip()
+
+
 def reason_phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -480,6 +504,8 @@ class Inference:
     created: float  # time.time()
     created_at: str  # as the documents write it
     deleted: float | None = None
+    #: The values of the tokens issued for it (create's and minted ones): its endpoint's keys.
+    token_values: set[str] = field(default_factory=set)
 
     @classmethod
     def create(cls, spec: dict[str, Any], now: float) -> Inference:
@@ -489,6 +515,11 @@ class Inference:
     @property
     def name(self) -> str:
         return str(self.spec["name"])
+
+    def endpoint_hosts(self) -> list[str]:
+        """The host names of its endpoints (without `https://`)."""
+        kinds = ["public", "private"] if self.spec["enable_public_endpoint"] else ["private"]
+        return [f"{self.endpoint_label}-{kind}-dedicated-inference.do-infra.ai" for kind in kinds]
 
     def status(self, now: float, settings: Settings) -> str | None:
         """`provisioning`, `active`, `deleting`, or None once gone."""
@@ -505,10 +536,9 @@ class Inference:
             updated_at = utc_text(self.created + settings.provisioning_seconds)
         else:
             updated_at = self.created_at
-        host = f"https://{self.endpoint_label}-{{}}-dedicated-inference.do-infra.ai"
-        endpoints = {"private_endpoint_fqdn": host.format("private")}
-        if self.spec["enable_public_endpoint"]:
-            endpoints = {"public_endpoint_fqdn": host.format("public"), **endpoints}
+        endpoints = {
+            f"{host.split('-')[1]}_endpoint_fqdn": f"https://{host}" for host in self.endpoint_hosts()
+        }
         document: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
@@ -725,14 +755,16 @@ class State:
                 if not ids:
                     del self._ids_by_name[inference.name]
 
-    def add_inference(self, spec: dict[str, Any]) -> dict[str, Any] | None:
-        """A new inference for a valid `spec`, as its document; None when the name is taken."""
+    def add_inference(self, spec: dict[str, Any], token_value: str) -> dict[str, Any] | None:
+        """A new inference for a valid `spec`, whose endpoint takes `token_value`, as its
+        document; None when the name is taken."""
         now = time.time()
         with self._lock:
             self._live(now)
             if spec["name"] in self._ids_by_name and not self.settings.duplicate_names:
                 return None
             inference = Inference.create(spec, now)
+            inference.token_values.add(token_value)
             self._inferences[inference.id] = inference
             self._ids_by_name.setdefault(inference.name, set()).add(inference.id)
             return inference.document(now, self.settings)
@@ -743,6 +775,26 @@ class State:
             self._live(now)
             inference = self._inferences.get(inference_id)
             return None if inference is None else inference.document(now, self.settings)
+
+    def add_token(self, inference_id: str, token_value: str) -> bool:
+        """Lets the inference's endpoint take one more token; False when it is gone."""
+        with self._lock:
+            self._live(time.time())
+            inference = self._inferences.get(inference_id)
+            if inference is None:
+                return False
+            inference.token_values.add(token_value)
+            return True
+
+    def endpoint(self, host: str) -> tuple[Inference, str] | None:
+        """The inference one of whose endpoints is `host`, with its status; None if none."""
+        now = time.time()
+        with self._lock:
+            self._live(now)
+            for inference in self._inferences.values():
+                if host in inference.endpoint_hosts():
+                    return inference, inference.status(now, self.settings) or "deleting"
+        return None
 
     def delete_inference(self, inference_id: str) -> bool:
         """Starts deleting; False when there is no such inference (any more)."""
@@ -822,6 +874,12 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         parts = urlsplit(self.path)
         path = parts.path
+        if endpoint := self.server.state.endpoint(host_name(self.headers.get("Host", ""))):
+            self._start(token="", count=False)
+            # /v1/models takes no body: one sent is not read, so the connection cannot be reused.
+            self.close_connection = "Content-Length" in self.headers or "Transfer-Encoding" in self.headers
+            self._send(self._endpoint(*endpoint, path))
+            return
         counted = not path.startswith(CONTROL_PREFIX) and self.command != "OPTIONS"
         self._start(self.headers.get("Authorization", ""), count=counted)
         try:
@@ -953,10 +1011,29 @@ class Handler(BaseHTTPRequestHandler):
         host = self.headers.get("Host") or f"{self.server.server_name}:{self.server.server_port}"
         return f"http://{host}{COLLECTION_PATH}?{urlencode({**kept, 'page': page, 'per_page': per_page})}"
 
+    def _endpoint(self, inference: Inference, status: str, path: str) -> Reply:
+        """The inference's own endpoint (see the module's documentation)."""
+        if (self.command, path) != ("GET", "/v1/models") or status == "deleting":
+            return endpoint_error(404, "not_found", f"{self.command} {path} is not served here")
+        if status == "provisioning":
+            ready = inference.created + self.server.state.settings.provisioning_seconds - time.time()
+            retry_after = {"Retry-After": str(max(1, math.ceil(ready)))}
+            return endpoint_error(503, "unavailable", "the endpoint is being provisioned", retry_after)
+        scheme, _, token = self.headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer" or token.strip() not in inference.token_values:
+            return endpoint_error(401, "invalid_api_key", "Invalid API key.")
+        models = [
+            {"id": d["model_slug"], "object": "model", "owned_by": d.get("model_provider", "")}
+            for d in inference.spec["model_deployments"]
+        ]
+        return json_reply(200, {"object": "list", "data": models})
+
     def _token_create(self, inference_id: str, body: bytes) -> Reply:
         self._inference(inference_id)
         name = validate_token_create(self._json_body(body))
         token = new_token(name, managed=False, now=time.time())
+        if not self.server.state.add_token(inference_id, token["value"]):
+            raise ApiError(404)
         self.server.state.add_minted(
             inference_id=inference_id, call_id=self.headers.get("X-Call-Id"), name=name, value=token["value"]
         )
@@ -998,11 +1075,11 @@ class Handler(BaseHTTPRequestHandler):
     def _create(self, body: bytes) -> Reply:
         self._admit(ROUTES[("POST", "collection")][1])
         spec = validate_create(self._json_body(body))
-        inference = self.server.state.add_inference(spec)
+        token = new_token(f"{spec['name']}-token", managed=True, now=time.time())
+        inference = self.server.state.add_inference(spec, token["value"])
         if inference is None:
             status = self.server.state.settings.taken_name_status
             raise ApiError(status, f"spec.name: {spec['name']!r} is already in use")
-        token = new_token(f"{spec['name']}-token", managed=True, now=time.time())
         self._note_issued(token)
         return json_reply(202, {"dedicated_inference": inference, "token": token})
 
@@ -1074,7 +1151,9 @@ class Handler(BaseHTTPRequestHandler):
                 # Another client's create of the same spec lands first; then this one is
                 # answered as the API would (taken, or a second one with --duplicate-names).
                 try:
-                    self.server.state.add_inference(validate_create(self._json_body(body)))
+                    spec = validate_create(self._json_body(body))
+                    other = new_token(f"{spec['name']}-token", managed=True, now=time.time())
+                    self.server.state.add_inference(spec, other["value"])
                 except ApiError:
                     pass
                 self._send(self._normal(body))

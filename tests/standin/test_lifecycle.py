@@ -202,3 +202,49 @@ def test_token_create_needs_an_inference_and_json(short: Api) -> None:
     tokens = f"{PATH}/{short.created()['id']}/tokens"
     assert_error(short.call("POST", tokens, {"name": "t"}, Content_Type="text/plain"), 415, "unsupported_media_type")
     assert_error(short.call("POST", tokens, {"name": "t"}, token=None), 401, "unauthorized")
+
+
+# --- The inference's own endpoint, which its tokens are for ---
+
+
+def endpoint_models(api: Api, endpoint: str, token: str | None) -> Any:
+    """`GET /v1/models` on `endpoint` (an `https://` URI of `endpoints`), sent to the stand-in."""
+    headers = {"Host": urlsplit(endpoint).hostname or ""}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return api.request("GET", "/v1/models", headers=headers)
+
+
+def test_the_endpoint_takes_the_token_create_returned_and_minted_ones_once_active(short: Api) -> None:
+    answer = short.create(create_body())
+    created, token = answer.json()["dedicated_inference"], answer.json()["token"]["value"]
+    endpoint = created["endpoints"]["public_endpoint_fqdn"]
+    provisioning = endpoint_models(short, endpoint, token)
+    assert provisioning.status == 503 and int(provisioning.headers["Retry-After"]) >= 1
+    wait()
+    for url in created["endpoints"].values():  # public and private alike
+        listed = endpoint_models(short, url, token)
+        assert listed.status == 200, listed.body
+        assert listed.json()["data"] == [{"id": "meta-llama/Llama-3.1-8B-Instruct", "object": "model", "owned_by": "hugging_face"}]
+    minted = short.call("POST", f"{PATH}/{created['id']}/tokens", {"name": "second"}).json()["token"]["value"]
+    assert endpoint_models(short, endpoint, minted).status == 200
+
+
+def test_the_endpoint_refuses_another_inferences_token_the_api_token_and_none(short: Api) -> None:
+    first, second = (short.create(create_body()).json() for _ in range(2))
+    wait()
+    endpoint = first["dedicated_inference"]["endpoints"]["public_endpoint_fqdn"]
+    for token in (second["token"]["value"], TOKEN, None):
+        refused = endpoint_models(short, endpoint, token)
+        assert refused.status == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+    assert endpoint_models(short, endpoint, first["token"]["value"]).status == 200
+
+
+def test_a_deleted_inferences_endpoint_and_other_paths_are_not_found(short: Api) -> None:
+    answer = short.create(create_body()).json()
+    wait()
+    endpoint, token = answer["dedicated_inference"]["endpoints"]["public_endpoint_fqdn"], answer["token"]["value"]
+    other = short.request("GET", "/v1/chat", headers={"Host": urlsplit(endpoint).hostname or "", "Authorization": f"Bearer {token}"})
+    assert other.status == 404
+    assert short.call("DELETE", f"{PATH}/{answer['dedicated_inference']['id']}").status == 202
+    assert endpoint_models(short, endpoint, token).status == 404
