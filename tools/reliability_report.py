@@ -56,6 +56,16 @@ SECTIONS = [
      "servers issued, in every view (tests/kit/oracle.py), with one allowance (an issued token in "
      "revealed-secrets and at execute's body.token.value); and every adapter's stderr. A find fails "
      "the session (tests/conftest.py)."),
+    ("restate-crash-run", "A real Restate: the crash run",
+     "40 workflows on restate-server with creates slowed to 1.5 s: the service SIGKILLed with creates in "
+     "flight and restarted, restate-server killed and restarted once. Asserted: every workflow completes, "
+     "one instance per name on the stand-in, every caller opens its sealed token to one the stand-in "
+     "issued and the instance's endpoint accepts it, no secret in Restate's SQL tables or data "
+     "directory. `scripts/test -k crash_run`; 200 workflows: docs/engine-runs.md."),
+    ("restate-cluster-run", "A real Restate: a 3-node cluster losing a node",
+     "The same requirements on a 3-node cluster on loopback (replication 2), workflows sent through "
+     "every node's ingress and one node SIGKILLed in the middle of the run. `scripts/test -k cluster`; "
+     "200 workflows: docs/engine-runs.md."),
     ("fuzz", "Fuzzing",
      "The cargo-fuzz targets (fuzz/), each for a bounded time. `scripts/fuzz [SECONDS]`."),
 ]

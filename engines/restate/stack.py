@@ -88,24 +88,40 @@ class Managed:
 
 
 class RestateServer(Managed):
-    """restate-server on loopback ports, its data in `data_dir` (kept across restarts)."""
+    """restate-server on loopback ports, its data in `data_dir` (kept across restarts): one
+    node with the embedded defaults, or, given `config` (a TOML text), a node as it says."""
 
     stop_timeout = 20
 
-    def __init__(self, data_dir: Path, binary: Path | None = None) -> None:
+    def __init__(self, data_dir: Path, binary: Path | None = None, config: str = "") -> None:
         self.binary = binary or Path(subprocess.run([str(REPO / "tools/bootstrap-restate.sh")], check=True, capture_output=True, text=True).stdout.split()[-1])
         self.data_dir = data_dir
+        self.config = config
         self.ingress_port, self.admin_port, self.node_port = free_port(), free_port(), free_port()
         self.ingress = f"http://127.0.0.1:{self.ingress_port}"
         self.admin = f"http://127.0.0.1:{self.admin_port}"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Starts the process without waiting: a cluster's nodes come up together."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "RESTATE_INGRESS__BIND_ADDRESS": f"127.0.0.1:{self.ingress_port}", "RESTATE_ADMIN__BIND_ADDRESS": f"127.0.0.1:{self.admin_port}", "RESTATE_LOG_FILTER": "warn"}
+        env = {**os.environ, "RESTATE_LOG_FILTER": "warn"}
+        if self.config:
+            config = self.data_dir / "restate.toml"
+            config.write_text(self.config)
+            arguments = ["--config-file", str(config)]
+        else:
+            env |= {"RESTATE_INGRESS__BIND_ADDRESS": f"127.0.0.1:{self.ingress_port}", "RESTATE_ADMIN__BIND_ADDRESS": f"127.0.0.1:{self.admin_port}"}
+            arguments = ["--bind-ip", "127.0.0.1", "--bind-port", str(self.node_port), "--listen-mode", "tcp"]
         log = open(self.data_dir / "server.log", "ab")
-        self.process = subprocess.Popen([str(self.binary), "--no-logo", "--base-dir", str(self.data_dir), "--bind-ip", "127.0.0.1", "--bind-port", str(self.node_port), "--listen-mode", "tcp"], env=env, stdout=log, stderr=log)
-        wait_for(lambda: http("GET", f"{self.admin}/health", timeout=2)[0] == 200 and http("GET", f"{self.ingress}/restate/health", timeout=2)[0] == 200, "restate-server")
+        self.process = subprocess.Popen([str(self.binary), "--no-logo", "--base-dir", str(self.data_dir), *arguments], env=env, stdout=log, stderr=log)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        wait_for(lambda: http("GET", f"{self.admin}/health", timeout=2)[0] == 200 and http("GET", f"{self.ingress}/restate/health", timeout=2)[0] == 200, f"restate-server ({self.data_dir.name})", timeout)
 
     def register(self, uri: str) -> None:
         status, answer = http("POST", f"{self.admin}/deployments", {"uri": uri, "force": True})
@@ -126,6 +142,39 @@ class RestateServer(Managed):
         if status != 200:
             raise RuntimeError(f"query {sql!r}: {status} {answer}")
         return answer["rows"]
+
+
+CLUSTER_NODE_TOML = Path(__file__).with_name("cluster-node.toml")
+
+
+class RestateCluster:
+    """`size` restate-server nodes on loopback forming one cluster, each configured by
+    cluster-node.toml (replication `replication`, small memory settings); the first
+    provisions it. Every node serves ingress and admin."""
+
+    def __init__(self, data_dir: Path, size: int = 3, replication: int = 2) -> None:
+        self.nodes = [RestateServer(data_dir / f"n{i + 1}") for i in range(size)]
+        peers = ", ".join(f'"http://127.0.0.1:{node.node_port}"' for node in self.nodes)
+        template = CLUSTER_NODE_TOML.read_text()
+        for i, node in enumerate(self.nodes):
+            node.config = template.format(
+                name=f"n{i + 1}", auto_provision=str(i == 0).lower(), replication=replication,
+                node_port=node.node_port, admin_port=node.admin_port, ingress_port=node.ingress_port, peers=peers,
+            )
+
+    def __enter__(self) -> Self:
+        for node in self.nodes:
+            node.launch()
+        for node in self.nodes:
+            node.wait_ready(timeout=120)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def live(self) -> list[RestateServer]:
+        return [node for node in self.nodes if node.process and node.process.poll() is None]
 
 
 class Service(Managed):
