@@ -1,6 +1,6 @@
 """The two long engine runs, run once by `scripts/engine-scale-out`, which writes their output to
-docs/engine-runs.md (too long for the test suite's budget; tests/engine runs the 40-workflow
-crash run on every `scripts/test`):
+docs/engine-runs.md (tests/engine runs both smaller on every `scripts/test`: 40 workflows on
+one node, 12 on the cluster):
 
 1. the crash run with 200 workflows on one node: the service SIGKILLed with creates in flight
    and restarted, restate-server killed and restarted once;
@@ -110,8 +110,9 @@ def main() -> int:
         "# The engine's long runs",
         "",
         "Written by `scripts/engine-scale-out` (engines/restate/scale_out.py), run once; it is not part of",
-        "`scripts/test`, which runs the 40-workflow crash run (tests/engine/test_restate.py). Each row of a",
-        "table counts the workflows that ended alike. Every create answers after 1.5 s (the stand-in's",
+        "`scripts/test`, which runs the same two runs smaller (40 workflows on one node, 12 on the cluster:",
+        "tests/engine/test_restate.py, figures in docs/reliability.md). Each row of a table counts the",
+        "workflows that ended alike. Every create answers after 1.5 s (the stand-in's",
         "`slow-first-byte` fault), so that many are in flight at each kill; `adopted` means the step met",
         "the instance an earlier, lost attempt had created and adopted it (`\"ifExists\": \"adopt\"`).",
         "",
