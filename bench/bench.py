@@ -1303,6 +1303,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def measure_engine(report: Report, quick: bool) -> None:
+    """The Restate figures (bench/engine.py: workflows/s against the native floor, cold start)."""
+    import engine
+
+    figures = engine.measure(quick)
+    for row in engine.rows(figures):
+        report.add(row.figure, row.value, row.budget, row.passed)
+    report.section("The task as a Restate step (bench/engine.py)", engine.section(figures))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -1324,6 +1334,7 @@ def main(argv: list[str] | None = None) -> int:
             measure_memory(report, cases, api)
         if not args.quick:
             measure_chunked_bodies(report)
+        measure_engine(report, args.quick)
     # Whatever stopped the run is printed in full; the status says that it did not run.
     except Exception:  # noqa: BLE001
         traceback.print_exc()
