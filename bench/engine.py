@@ -10,7 +10,8 @@ engines/restate/build.sh and `cargo build --release --example native_floor`).
 
 How it is measured, and why:
 - One stand-in (its own process, rate limits raised), one restate-server (one node, data under
-  target/bench/engine/run/) and both services, each its own deployment on its own port.
+  target/bench/engine/run-<pid>/, removed after a run that ended) and both services, each its
+  own deployment on its own port.
 - The floor POSTs the bytes the component put on the wire: one probe workflow goes through
   `HttpTask` first, and the stand-in's record of it (headers, body) is the floor's request,
   with the bearer from the floor's environment (as the component's comes from the
@@ -68,6 +69,7 @@ HF_TOKEN = "hf_benchEngineGatedModelToken0123"
 #: The issue's goal: a workflow with the component as its step at most 1.3× the floor's time.
 RATIO_BUDGET = 1.3
 CONCURRENCY = 16
+RATIO_FIGURE = "Restate workflow: time per workflow, component/floor (floor workflows/s ÷ component's)"
 READY = re.compile(r"component ready \((compiled|deserialized the precompiled copy) in (\d+) ms\)")
 
 
@@ -164,6 +166,8 @@ class Kind:
     #: The whole machine's busy and all CPU seconds over the measured rounds.
     machine_busy: float = 0.0
     machine_all: float = 0.0
+    #: Workflows/s of each measured round, in order.
+    per_round: list[float] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -267,9 +271,17 @@ def measure(quick: bool) -> Figures:
     for binary, how in ((SERVICE, "engines/restate/build.sh"), (FLOOR, "cargo build --release --example native_floor (engines/restate)"), (WASM, "scripts/build")):
         if not binary.exists():
             raise RuntimeError(f"{binary.relative_to(REPO)} is missing: run {how} (scripts/bench does)")
-    run = OUT / "run"
+    # A directory per run (two runs at once must not share restate-server's data); the
+    # precompiled copy of the throughput service is shared, written atomically.
+    run = OUT / f"run-{os.getpid()}"
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
+    figures = measure_in(run, sizes)
+    shutil.rmtree(run, ignore_errors=True)  # kept when the run failed, for its logs
+    return figures
+
+
+def measure_in(run: Path, sizes: Sizes) -> Figures:
     credentials = run / "credentials.json"
     definition = json.loads((FIXTURES / "definition.json").read_text())
     credentials.write_text(json.dumps({definition["credentials"]: {"token": API_TOKEN, "hugging_face_token": HF_TOKEN}}))
@@ -301,7 +313,7 @@ def measure(quick: bool) -> Figures:
                 for kind, tag in zip(kinds, "cn"):
                     _, _, failures = run_workflows(server.ingress_port, kind, names(tag, "w", sizes.warmup))
                     kind.failures += [f"warm-up {failure}" for failure in failures]
-                per_round = math.ceil(sizes.workflows / sizes.rounds)
+                each_round = math.ceil(sizes.workflows / sizes.rounds)
                 for round_ in range(sizes.rounds):
                     order = list(zip(kinds, "cn"))
                     for kind, tag in order if round_ % 2 == 0 else reversed(order):
@@ -309,12 +321,13 @@ def measure(quick: bool) -> Figures:
                                 "stand-in": api.process.pid, "callers": os.getpid()}
                         before = {name: cpu_s(pid) for name, pid in pids.items()}
                         busy, total = machine_s()
-                        wall, latencies, failures = run_workflows(server.ingress_port, kind, names(tag, str(round_ + 1), per_round))
+                        wall, latencies, failures = run_workflows(server.ingress_port, kind, names(tag, str(round_ + 1), each_round))
                         for name, pid in pids.items():
                             kind.cpu[name] = kind.cpu.get(name, 0.0) + cpu_s(pid) - before[name]
                         kind.machine_busy += machine_s()[0] - busy
                         kind.machine_all += machine_s()[1] - total
                         kind.wall_s += wall
+                        kind.per_round.append(len(latencies) / wall)
                         kind.latencies += latencies
                         kind.failures += failures
                         call("DELETE", f"{api.url}/__standin/requests")
@@ -326,7 +339,7 @@ def measure(quick: bool) -> Figures:
                 compiles.append(cold_start(server, cold, f"eb-k{i}-00000", component_input))
                 deserializes.append(cold_start(server, cold, f"eb-d{i}-00000", component_input))
                 floor_starts.append(cold_start(server, floor, f"eb-f{i}-00000", floor_input))
-    return Figures(quick, sizes, kinds, compiles, deserializes, floor_starts)
+    return Figures(sizes is QUICK, sizes, kinds, compiles, deserializes, floor_starts)
 
 
 def probe_request(server: RestateServer, api_url: str, component_input: Callable[[str], dict]) -> Callable[[str], dict[str, Any]]:
@@ -377,8 +390,7 @@ def rows(figures: Figures) -> list[Row]:
         out.append(Row(f"{prefix}: workflows/s ({CONCURRENCY} concurrent callers)", f"{kind.per_s():,.1f} /s"))
         out.append(Row(f"{prefix}: latency per workflow p50 / p95",
                        f"{ms(statistics.median(kind.latencies))} / {ms(percentile(kind.latencies, 95))}"))
-    budget = f"≤ {RATIO_BUDGET}×"
-    figure = "Restate workflow: time per workflow, component/floor (floor workflows/s ÷ component's)"
+    budget, figure = f"≤ {RATIO_BUDGET}×", RATIO_FIGURE
     if component.failures or floor.failures:
         out.append(Row(figure, "FAIL: not measured (workflows failed)", budget, False))
     else:
@@ -418,7 +430,9 @@ def section(figures: Figures) -> str:
         "waiting on `POST /<workflow>/<id>/run`; every workflow checked for 200 and `statusCode` 202. "
         "On a 2-core machine the callers, the stand-in, restate-server and the service share the "
         "cores, so workflows/s is what one workflow costs all of them together; the ratio is "
-        "taken within the one run.",
+        "taken within the one run. The same ratio round by round (floor ÷ component): "
+        + ", ".join(f"{f / c:.2f}×" for c, f in zip(*(kind.per_round for kind in figures.kinds)))
+        + ".",
         "",
         "CPU per workflow over the measured rounds (ms of user + system time, per process; the "
         "callers are this Python process), and how busy the machine's cores were meanwhile:",
