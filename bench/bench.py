@@ -48,7 +48,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -69,6 +69,7 @@ from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker
 
 import engine  # bench/engine.py
+from figures import percentile  # bench/figures.py
 
 REPO = Path(__file__).resolve().parent.parent
 # The artifact every tool runs (scripts/build); the plain release build is what twiggy reads.
@@ -219,12 +220,6 @@ def us(seconds: float) -> str:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:,.2f} ms"
-
-
-def percentile(samples: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile: the smallest sample with at least p % of samples at or below."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def timed(function: Callable[[], object], repeats: int) -> list[float]:

@@ -5,8 +5,8 @@ and the component's cold start (compile against deserialize the precompiled copy
 
 scripts/bench runs it through bench/bench.py, whose report (target/bench/report.md,
 docs/performance.md) takes its rows and section; `.venv/bin/python bench/engine.py [--quick]`
-runs it alone and prints the same rows. Both binaries must be built first (scripts/bench does:
-engines/restate/build.sh and `cargo build --release --example native_floor`).
+runs it alone and prints the same rows. Both binaries must be built first: engines/restate/build.sh
+builds them (scripts/bench and scripts/test run it).
 
 How it is measured, and why:
 - One stand-in (its own process, rate limits raised), one restate-server (one node, data under
@@ -39,7 +39,6 @@ import math
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,7 +53,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "engines/restate"), str(REPO / "standin")]
 from launcher import NO_RATE_LIMITS, running_standin  # noqa: E402
-from stack import Managed, RestateServer, free_port  # noqa: E402
+from stack import RestateServer, Service  # noqa: E402
+from figures import percentile  # noqa: E402
 from stack import http as call  # noqa: E402  (a JSON request; `http` is the standard module here)
 
 SERVICE = REPO / "target/rust-host/release/http-task-restate"
@@ -101,38 +101,6 @@ class Row:
 # --- Processes ---
 
 
-class StepService(Managed):
-    """A Restate service binary on a loopback port, its output in `log`; `started` is the
-    perf_counter at its process start."""
-
-    def __init__(self, command: Sequence[str], env: dict[str, str], log: Path, port: int) -> None:
-        self.command, self.env, self.log, self.port = list(command), env, log, port
-        self.url = f"http://127.0.0.1:{port}"
-        self.started = 0.0
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ("HTTP_TASK_CREDENTIALS", "DIGITALOCEAN_TOKEN")}
-        output = open(self.log, "ab")
-        self.started = time.perf_counter()
-        self.process = subprocess.Popen(self.command, env=env | self.env, stdout=output, stderr=output)
-        output.close()
-        wait_for_port(self.port, self.process)
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    """Polls tightly (the cold start counts this wait): the services bind at once."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with status {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.002)
-    raise RuntimeError(f"{process.args[0]} did not listen on {port} within {timeout} s")
-
-
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process (all its threads) so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -155,7 +123,7 @@ class Kind:
 
     label: str
     workflow: str
-    service: StepService
+    service: Service
     make_input: Callable[[str], dict[str, Any]]
     #: Per workflow: seconds from the POST to its answer.
     latencies: list[float] = field(default_factory=list)
@@ -232,7 +200,7 @@ class ColdStart:
     first_workflow_s: float
 
 
-def cold_start(server: RestateServer, service: StepService, workflow_id: str, make_input: Callable[[str], dict]) -> ColdStart:
+def cold_start(server: RestateServer, service: Service, workflow_id: str, make_input: Callable[[str], dict]) -> ColdStart:
     """Starts `service` (its deployment already registered at its port), runs one workflow
     through Restate as soon as the port answers; stops the service."""
     offset = service.log.stat().st_size if service.log.exists() else 0
@@ -249,8 +217,8 @@ def cold_start(server: RestateServer, service: StepService, workflow_id: str, ma
     return ColdStart(how, None if match is None else int(match.group(2)), first)
 
 
-def workflow_name(service: StepService) -> str:
-    return "NativeFloor" if Path(service.command[0]) == FLOOR else "HttpTask"
+def workflow_name(service: Service) -> str:
+    return "NativeFloor" if service.binary == FLOOR else "HttpTask"
 
 
 # --- The run ---
@@ -268,9 +236,9 @@ class Figures:
 
 def measure(quick: bool) -> Figures:
     sizes = QUICK if quick else FULL
-    for binary, how in ((SERVICE, "engines/restate/build.sh"), (FLOOR, "cargo build --release --example native_floor (engines/restate)"), (WASM, "scripts/build")):
+    for binary, how in ((SERVICE, "engines/restate/build.sh"), (FLOOR, "engines/restate/build.sh"), (WASM, "scripts/build")):
         if not binary.exists():
-            raise RuntimeError(f"{binary.relative_to(REPO)} is missing: run {how} (scripts/bench does)")
+            raise RuntimeError(f"{binary.relative_to(REPO)} is missing: run {how}")
     # A directory per run (two runs at once must not share restate-server's data); the
     # precompiled copy of the throughput service is shared, written atomically.
     run = OUT / f"run-{os.getpid()}"
@@ -297,11 +265,10 @@ def measure_in(run: Path, sizes: Sizes) -> Figures:
         def component_input(workflow_id: str) -> dict[str, Any]:
             return {"definition": definition, "parameters": dict(parameters, name=workflow_id)}
 
-        component_port, floor_port = free_port(), free_port()
         cache = OUT / "precompiled"
-        component = StepService([str(SERVICE), "--listen", f"127.0.0.1:{component_port}", "--component", str(WASM), "--cache-dir", str(cache)],
-                                {"HTTP_TASK_CREDENTIALS": str(credentials)}, run / "service.log", component_port)
-        floor = StepService([str(FLOOR), "--listen", f"127.0.0.1:{floor_port}"], {"NATIVE_FLOOR_TOKEN": API_TOKEN}, run / "floor.log", floor_port)
+        component = Service(SERVICE, ["--component", str(WASM), "--cache-dir", str(cache)],
+                            {"HTTP_TASK_CREDENTIALS": str(credentials)}, run / "service.log")
+        floor = Service(FLOOR, [], {"NATIVE_FLOOR_TOKEN": API_TOKEN}, run / "floor.log")
         server = RestateServer(run / "restate")
         with server:
             with component, floor:
@@ -335,7 +302,7 @@ def measure_in(run: Path, sizes: Sizes) -> Figures:
             compiles, deserializes, floor_starts = [], [], []
             for i in range(sizes.cold_starts):
                 empty = run / f"cold-cache-{i}"
-                cold = StepService([*component.command[:-1], str(empty)], component.env, run / "cold-start.log", component_port)
+                cold = Service(SERVICE, [*component.arguments[:-1], str(empty)], component.env, run / "cold-start.log", component.port)
                 compiles.append(cold_start(server, cold, f"eb-k{i}-00000", component_input))
                 deserializes.append(cold_start(server, cold, f"eb-d{i}-00000", component_input))
                 floor_starts.append(cold_start(server, floor, f"eb-f{i}-00000", floor_input))
@@ -369,12 +336,6 @@ def probe_request(server: RestateServer, api_url: str, component_input: Callable
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:,.1f} ms"
-
-
-def percentile(samples: Sequence[float], p: float) -> float:
-    """Nearest rank: the smallest sample with at least p % of samples at or below it."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def rows(figures: Figures) -> list[Row]:

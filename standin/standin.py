@@ -211,6 +211,8 @@ COLLECTION_PATH = "/v2/dedicated-inferences"
 ITEM_PATH = re.compile(re.escape(COLLECTION_PATH) + r"/([^/]+)")
 TOKENS_PATH = re.compile(re.escape(COLLECTION_PATH) + r"/([^/]+)/tokens")
 CONTROL_PREFIX = "/__standin/"
+#: What every inference's endpoint host ends with: `<label>-public` or `<label>-private` before it.
+ENDPOINT_DOMAIN = "-dedicated-inference.do-infra.ai"
 JSON_UTF8 = "application/json; charset=utf-8"
 # An idle keep-alive connection, or a client that stops reading, is dropped after this long,
 # so that its thread ends.
@@ -516,10 +518,10 @@ class Inference:
     def name(self) -> str:
         return str(self.spec["name"])
 
-    def endpoint_hosts(self) -> list[str]:
-        """The host names of its endpoints (without `https://`)."""
+    def endpoint_hosts(self) -> dict[str, str]:
+        """Its endpoints' host names (without `https://`) by kind, `public` (if enabled) first."""
         kinds = ["public", "private"] if self.spec["enable_public_endpoint"] else ["private"]
-        return [f"{self.endpoint_label}-{kind}-dedicated-inference.do-infra.ai" for kind in kinds]
+        return {kind: f"{self.endpoint_label}-{kind}{ENDPOINT_DOMAIN}" for kind in kinds}
 
     def status(self, now: float, settings: Settings) -> str | None:
         """`provisioning`, `active`, `deleting`, or None once gone."""
@@ -536,9 +538,7 @@ class Inference:
             updated_at = utc_text(self.created + settings.provisioning_seconds)
         else:
             updated_at = self.created_at
-        endpoints = {
-            f"{host.split('-')[1]}_endpoint_fqdn": f"https://{host}" for host in self.endpoint_hosts()
-        }
+        endpoints = {f"{kind}_endpoint_fqdn": f"https://{host}" for kind, host in self.endpoint_hosts().items()}
         document: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
@@ -788,11 +788,13 @@ class State:
 
     def endpoint(self, host: str) -> tuple[Inference, str] | None:
         """The inference one of whose endpoints is `host`, with its status; None if none."""
+        if not host.endswith(ENDPOINT_DOMAIN):  # every API request: no search
+            return None
         now = time.time()
         with self._lock:
             self._live(now)
             for inference in self._inferences.values():
-                if host in inference.endpoint_hosts():
+                if host in inference.endpoint_hosts().values():
                     return inference, inference.status(now, self.settings) or "deleting"
         return None
 

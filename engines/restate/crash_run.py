@@ -1,17 +1,14 @@
-"""The crash run of the HTTP Task on Restate, shared by tests/engine/test_restate.py (40
-workflows on one node) and engines/restate/scale_out.py (200 on one node, and a run on a
-3-node cluster): workflows whose creates are slow are sent, the caller crashes what it chooses
-while creates are in flight, then every workflow is attached and judged from the stand-in's own
-records and Restate's storage.
+"""The crash runs of the HTTP Task on Restate, shared by tests/engine/test_restate.py (40
+workflows on one node, 12 on a cluster) and engines/restate/scale_out.py (200 of each):
+workflows whose creates are slow are sent, what the scenario is about is killed while creates
+are in flight, then every workflow is attached and judged from the stand-in's own records,
+its instances' endpoints and Restate's storage.
 
-    run = CrashRun(api_url, api_token, secrets, count=40, prefix="crash")
-    run.send([server.ingress])
-    in_flight = run.wait_for_creates_in_flight()
-    ...  # kill and restart what the run is about
-    run.attach([server.ingress])
-    run.scan_storage([server])
-    print(run.table("what was killed"))
+    run, what_happened = single_node(api_url, service_binary, wasm, credentials_env(tmp), data, 40)
+    print(run.table(what_happened))
     assert run.problems() == []
+
+`CrashRun` is the instrument the two scenarios (`single_node`, `cluster`) drive.
 """
 
 from __future__ import annotations
@@ -28,7 +25,7 @@ from urllib.parse import urlsplit
 
 import pyrage
 
-from stack import RestateServer, http
+from stack import RestateCluster, RestateServer, Service, http
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
@@ -117,6 +114,7 @@ class CrashRun:
         self.issued: list[str] = []  # every token the stand-in issued to the run
         self.stored: list[tuple[str, str]] = []  # (where, the secret's first characters)
         self.files_scanned = 0
+        self.in_flight_at_kill = 0  # creates sent and not answered when the service was killed
         self.started = time.monotonic()
         self.elapsed = 0.0
 
@@ -239,3 +237,64 @@ class CrashRun:
             f"Secrets looked for: {len(self.secrets) + len(self.issued)} in {', '.join(self.TABLES)} "
             f"and {self.files_scanned} files of the data directories: {len(self.stored)} found.",
         ])
+
+
+# --- The scenarios ---
+
+#: The scenarios' secrets: the service's credential, and what the scan looks for.
+API_TOKEN = "dop_v1_" + "5" * 56
+HF_TOKEN = "hf_crashrunsecret"
+
+
+def credentials_env(directory: Path) -> dict[str, str]:
+    """The service's environment: a credentials file with the run's two secrets."""
+    credentials = directory / "credentials.json"
+    credentials.write_text(json.dumps({"digitalocean-prod": {"token": API_TOKEN, "hugging_face_token": HF_TOKEN}}))
+    return {"HTTP_TASK_CREDENTIALS": str(credentials)}
+
+
+def single_node(api: str, binary: Path, wasm: Path, env: dict, data: Path, workflows: int) -> tuple[CrashRun, str]:
+    """One node: the service SIGKILLed with creates in flight and restarted, then restate-server
+    SIGKILLed once half the creates were answered, and restarted. The run, judged, and what
+    happened."""
+    with RestateServer(data / "restate") as server, Service(binary, ["--component", str(wasm)], env, data / "service.log") as service:
+        server.register(service.url)
+        run = CrashRun(api, API_TOKEN, [API_TOKEN, HF_TOKEN], workflows, prefix="single")
+        run.send([server.ingress])
+        run.in_flight_at_kill = run.wait_for_creates_in_flight()
+        service.kill()
+        service.start()
+        time.sleep(1)
+        answered = run.wait_for_answered(workflows // 2)
+        server.kill()
+        server.start()
+        run.attach([server.ingress])
+        run.judge()
+        run.scan_storage([server])
+    return run, (
+        f"One node, {workflows} workflows: the service SIGKILLed with {run.in_flight_at_kill} creates in flight and "
+        f"restarted; restate-server SIGKILLed once {answered} creates had been answered, and restarted."
+    )
+
+
+def cluster(api: str, binary: Path, wasm: Path, env: dict, data: Path, workflows: int) -> tuple[CrashRun, str]:
+    """A 3-node cluster, workflows sent through every ingress, one node SIGKILLed once a third
+    of the creates were answered and left down until every workflow ended. The run, judged, and
+    what happened."""
+    with RestateCluster(data / "cluster", size=3, replication=2) as nodes, Service(binary, ["--component", str(wasm)], env, data / "service.log") as service:
+        nodes.nodes[0].register(service.url)
+        time.sleep(2)  # the deployment reaches every node through the metadata
+        run = CrashRun(api, API_TOKEN, [API_TOKEN, HF_TOKEN], workflows, prefix="cluster")
+        run.send([node.ingress for node in nodes.nodes])
+        answered = run.wait_for_answered(workflows // 3)
+        victim = nodes.nodes[2]
+        victim.kill()
+        run.attach([node.ingress for node in nodes.live()])
+        run.judge()
+        victim.start()  # back in the cluster before the storage is read: every node is scanned
+        run.scan_storage(nodes.nodes)
+    return run, (
+        f"3-node cluster on loopback (replication 2, engines/restate/cluster-node.toml), {workflows} workflows "
+        f"sent through the three ingresses in turn; node n3 SIGKILLed once {answered} creates had been answered, "
+        "and left down until every workflow had ended (attached through n1 and n2)."
+    )

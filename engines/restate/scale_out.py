@@ -17,12 +17,10 @@ and accepted by its instance's endpoint, and no secret in Restate's storage.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -30,60 +28,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path[:0] = [str(HERE), str(REPO / "standin")]
 
-from crash_run import CrashRun  # noqa: E402
+from crash_run import cluster, credentials_env, single_node  # noqa: E402
 from launcher import NO_RATE_LIMITS, running_standin  # noqa: E402
-from stack import RestateCluster, RestateServer, Service  # noqa: E402
-
-API_TOKEN = "dop_v1_" + "5" * 56
-HF_TOKEN = "hf_scaleoutrunsecret"
-
-
-def credentials_env(directory: Path) -> dict[str, str]:
-    """The service's environment: a credentials file with the run's two secrets."""
-    credentials = directory / "credentials.json"
-    credentials.write_text(json.dumps({"digitalocean-prod": {"token": API_TOKEN, "hugging_face_token": HF_TOKEN}}))
-    return {"HTTP_TASK_CREDENTIALS": str(credentials)}
-
-
-def single_node(api: str, binary: Path, wasm: Path, env: dict, data: Path, workflows: int) -> tuple[CrashRun, str]:
-    with RestateServer(data / "restate") as server, Service(binary, wasm, env, data / "service.log") as service:
-        server.register(service.url)
-        run = CrashRun(api, API_TOKEN, [API_TOKEN, HF_TOKEN], workflows, prefix="single")
-        run.send([server.ingress])
-        in_flight = run.wait_for_creates_in_flight()
-        service.kill()
-        service.start()
-        time.sleep(1)
-        answered = run.wait_for_answered(workflows // 2)
-        server.kill()
-        server.start()
-        run.attach([server.ingress])
-        run.judge()
-        run.scan_storage([server])
-    return run, (
-        f"One node, {workflows} workflows: the service SIGKILLed with {in_flight} creates in flight and "
-        f"restarted; restate-server SIGKILLed once {answered} creates had been answered, and restarted."
-    )
-
-
-def cluster(api: str, binary: Path, wasm: Path, env: dict, data: Path, workflows: int) -> tuple[CrashRun, str]:
-    with RestateCluster(data / "cluster", size=3, replication=2) as nodes, Service(binary, wasm, env, data / "service.log") as service:
-        nodes.nodes[0].register(service.url)
-        time.sleep(2)  # the deployment reaches every node through the metadata
-        run = CrashRun(api, API_TOKEN, [API_TOKEN, HF_TOKEN], workflows, prefix="cluster")
-        run.send([node.ingress for node in nodes.nodes])
-        answered = run.wait_for_answered(workflows // 3)
-        victim = nodes.nodes[2]
-        victim.kill()
-        run.attach([node.ingress for node in nodes.live()])
-        run.judge()
-        victim.start()  # back in the cluster before the storage is read: every node is scanned
-        run.scan_storage(nodes.nodes)
-    return run, (
-        f"3-node cluster on loopback (replication 2, engines/restate/cluster-node.toml), {workflows} workflows "
-        f"sent through the three ingresses in turn; node n3 SIGKILLed once {answered} creates had been answered, "
-        "and left down until every workflow had ended (attached through n1 and n2)."
-    )
 
 
 def main() -> int:

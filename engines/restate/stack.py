@@ -2,7 +2,7 @@
 (one node, data under a directory of target/), the service (engines/restate) and its
 registration. `scripts/engine` and tests/engine share it.
 
-    with RestateServer(data_dir) as server, Service(binary, wasm, env) as service:
+    with RestateServer(data_dir) as server, Service(binary, ["--component", wasm], env, log) as service:
         server.register(service.url)
         server.run("wf-1", {"definition": ..., "parameters": ...})
 """
@@ -17,6 +17,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -178,17 +179,36 @@ class RestateCluster:
 
 
 class Service(Managed):
-    """The HTTP Task's Restate service (engines/restate) on a loopback port."""
+    """A Restate service binary on a loopback port, `BINARY --listen 127.0.0.1:PORT ARGUMENTS`
+    (the HTTP Task's: `--component C.wasm`), its output appended to `log`. `started` is the
+    perf_counter of its last process start: a cold start counts from there."""
 
-    def __init__(self, binary: Path, wasm: Path, env: dict[str, str], log: Path) -> None:
-        self.binary, self.wasm, self.env, self.log = binary, wasm, env, log
-        self.port = free_port()
+    def __init__(self, binary: Path, arguments: Sequence[str], env: dict[str, str], log: Path, port: int | None = None) -> None:
+        self.binary, self.arguments, self.env, self.log = binary, list(arguments), env, log
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.command = [str(binary), "--listen", f"127.0.0.1:{self.port}", *self.arguments]
         self.process: subprocess.Popen | None = None
+        self.started = 0.0
 
     def start(self) -> None:
-        log = open(self.log, "ab")
         env = {k: v for k, v in os.environ.items() if k not in ("HTTP_TASK_CREDENTIALS", "DIGITALOCEAN_TOKEN")} | self.env
-        self.process = subprocess.Popen([str(self.binary), "--listen", f"127.0.0.1:{self.port}", "--component", str(self.wasm)], env=env, stdout=log, stderr=log)
-        wait_for(lambda: socket.create_connection(("127.0.0.1", self.port), timeout=1).close() is None, "the service", 30)
+        with open(self.log, "ab") as log:
+            self.started = time.perf_counter()
+            self.process = subprocess.Popen(self.command, env=env, stdout=log, stderr=log)
+        wait_for_port(self.port, self.process)
 
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    """Until `process` listens on `port`, polled tightly: the services bind at once, and a
+    cold start counts this wait."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with status {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.002)
+    raise RuntimeError(f"{process.args[0]} did not listen on {port} within {timeout} s")
