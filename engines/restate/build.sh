@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the Restate service of the HTTP Task (engines/restate) into the repo's
-# target/rust-host/ (shared with hosts/rust: same pins, so wasmtime is built once) and prints
-# the binary's path as its last line. RUST_HOST_LINT=1 also runs clippy -D warnings and
+# Builds the Restate service of the HTTP Task (engines/restate) and its native floor
+# (examples/native_floor.rs, the benchmark's reference: bench/engine.py, run by scripts/bench and
+# by the quick benchmark in scripts/test) into the repo's target/rust-host/ (shared with
+# hosts/rust: same pins, so wasmtime is built once) and prints the service's path as its last
+# line. RUST_HOST_LINT=1 also runs clippy -D warnings and
 # rustfmt --check on it (scripts/test does).
 set -euo pipefail
 
@@ -16,7 +18,7 @@ fi
 
 export CARGO_TARGET_DIR=$repo/target/rust-host
 cd "$here"
-cargo "+$TOOLCHAIN" build --locked --release --quiet >&2
+cargo "+$TOOLCHAIN" build --locked --release --quiet --bins --example native_floor >&2
 if [[ ${RUST_HOST_LINT:-0} == 1 ]]; then
     cargo "+$TOOLCHAIN" fmt -- --check >&2
     cargo "+$TOOLCHAIN" clippy --locked --release --quiet --all-targets -- -D warnings >&2
