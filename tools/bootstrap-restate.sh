@@ -13,6 +13,8 @@ binary=$dir/restate-server
 
 if [[ ! -x $binary ]]; then
     echo "bootstrap-restate: installing $PACKAGE@$VERSION from npm (an 81 MB tarball)" >&2
+    # target/ may not exist yet: scripts/engine installs the server before it builds anything.
+    mkdir -p "$repo/target"
     work=$(mktemp -d "$repo/target/restate-pack.XXXXXX")
     trap 'rm -rf "$work"' EXIT
     # npm pack checks the tarball against the registry's integrity hash.

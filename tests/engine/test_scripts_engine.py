@@ -1,0 +1,96 @@
+"""`scripts/engine`, as a person uses it: start it, run the `curl` it prints, press Ctrl-C.
+The curl must run the fixture workflow through Restate against the stand-in (a 202, the
+Hugging Face token taken from the credential, not from what Restate stores), and Ctrl-C must
+stop everything the script started: the server, the service and the stand-in."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import threading
+import time
+
+from kit.paths import REPO
+
+READY = "Ctrl-C stops everything."
+
+
+def lines_of(process: subprocess.Popen) -> queue.Queue:
+    """The process's output, a line at a time, read on a thread so that waiting can time out."""
+    lines: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def read_until_ready(lines: queue.Queue, timeout: float) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        assert line is not None, "scripts/engine ended before it was ready:\n" + "\n".join(seen[-40:])
+        seen.append(line)
+        if line == READY:
+            return seen
+
+
+def group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def test_scripts_engine_prints_a_curl_that_runs_the_fixture_workflow_and_ctrl_c_stops_everything():
+    # No credential in the environment: the script makes a demo one the stand-in accepts.
+    env = {k: v for k, v in os.environ.items() if k not in ("HTTP_TASK_CREDENTIALS", "DIGITALOCEAN_TOKEN")}
+    process = subprocess.Popen(
+        [str(REPO / "scripts" / "engine")], cwd=REPO, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    group = os.getpgid(process.pid)
+    try:
+        printed = read_until_ready(lines_of(process), timeout=600)
+        urls = dict(re.fullmatch(r"(ingress|admin|service|stand-in)\s+(http://\S+)", line).groups()
+                    for line in printed if re.fullmatch(r"(ingress|admin|service|stand-in)\s+http://\S+", line))
+        assert set(urls) == {"ingress", "admin", "service", "stand-in"}, printed
+        curl = next(line.strip() for line in printed if line.strip().startswith("curl "))
+        assert curl.startswith(f"curl -s {urls['ingress']}/HttpTask/"), curl
+
+        ran = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=120)
+        assert ran.returncode == 0, ran.stderr
+        output = json.loads(ran.stdout)
+        assert output["statusCode"] == 202, output
+        # No tokenRecipient in the printed input: the returned token is left out, and said so.
+        assert "value" not in output["body"]["token"], output
+
+        sent = json.loads(subprocess.run(["curl", "-s", f"{urls['stand-in']}/__standin/requests"],
+                                         capture_output=True, text=True, timeout=30, check=True).stdout)
+        creates = [r for r in sent if r["path"] == "/v2/dedicated-inferences"]  # a record is a create's POST
+        assert len(creates) == 1 and creates[0]["status"] == 202, creates
+        parameters = json.loads((REPO / "fixtures" / "parameters.json").read_text())
+        assert json.loads(creates[0]["body"])["access_tokens"]["hugging_face_token"] == parameters["huggingFaceToken"]
+
+        # Ctrl-C in a terminal signals the whole foreground process group.
+        os.killpg(group, signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+        deadline = time.monotonic() + 30
+        while group_alive(group) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not group_alive(group), "a process scripts/engine started outlived Ctrl-C"
+        for name, url in urls.items():
+            probe = subprocess.run(["curl", "-s", "-o", "/dev/null", "--max-time", "2", url], timeout=10)
+            assert probe.returncode == 7, f"{name} ({url}) still answers after Ctrl-C"  # 7: could not connect
+    finally:
+        if group_alive(group):
+            os.killpg(group, signal.SIGKILL)
