@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import subprocess
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -25,6 +23,8 @@ from typing import Any, Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from kit.output import Output
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "target" / "editor"
@@ -55,30 +55,6 @@ CREDENTIALS = {
     "api-only": {"token": GOOD_TOKEN, "allowedHosts": ["api.digitalocean.com"]},
 }
 API_TOKENS = [GOOD_TOKEN, BAD_TOKEN, HF_TOKEN]
-
-
-class Output:
-    """A process's output lines, read by a thread as they come (so its pipe never fills)."""
-
-    def __init__(self, stream: Any) -> None:
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
-
-    def _read(self, stream: Any) -> None:
-        for line in stream:
-            self.lines.append(line)
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def next_line(self, timeout: float) -> str | None:
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def text(self) -> str:
-        return "".join(self.lines)
 
 
 @dataclass

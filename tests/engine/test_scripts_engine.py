@@ -7,40 +7,25 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
-import threading
 import time
 
+from kit.output import Output
 from kit.paths import REPO
 
 READY = "Ctrl-C stops everything."
+URL_LINE = re.compile(r"(ingress|admin|service|stand-in)\s+(http://\S+)")
 
 
-def lines_of(process: subprocess.Popen) -> queue.Queue:
-    """The process's output, a line at a time, read on a thread so that waiting can time out."""
-    lines: queue.Queue = queue.Queue()
-
-    def read() -> None:
-        for line in process.stdout:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
-    return lines
-
-
-def read_until_ready(lines: queue.Queue, timeout: float) -> list[str]:
-    seen: list[str] = []
+def read_until_ready(output: Output, timeout: float) -> list[str]:
+    """The lines `scripts/engine` printed up to its ready line."""
     deadline = time.monotonic() + timeout
-    while True:
-        line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        assert line is not None, "scripts/engine ended before it was ready:\n" + "\n".join(seen[-40:])
-        seen.append(line)
-        if line == READY:
-            return seen
+    while (line := output.next_line(max(0.1, deadline - time.monotonic()))) is not None:
+        if line.rstrip("\n") == READY:
+            return [seen.rstrip("\n") for seen in output.lines]
+    raise AssertionError("scripts/engine ended or stalled before it was ready:\n" + output.text()[-4000:])
 
 
 def group_alive(group: int) -> bool:
@@ -60,9 +45,8 @@ def test_scripts_engine_prints_a_curl_that_runs_the_fixture_workflow_and_ctrl_c_
     )
     group = os.getpgid(process.pid)
     try:
-        printed = read_until_ready(lines_of(process), timeout=600)
-        urls = dict(re.fullmatch(r"(ingress|admin|service|stand-in)\s+(http://\S+)", line).groups()
-                    for line in printed if re.fullmatch(r"(ingress|admin|service|stand-in)\s+http://\S+", line))
+        printed = read_until_ready(Output(process.stdout), timeout=600)
+        urls = dict(match.groups() for line in printed if (match := URL_LINE.fullmatch(line)))
         assert set(urls) == {"ingress", "admin", "service", "stand-in"}, printed
         curl = next(line.strip() for line in printed if line.strip().startswith("curl "))
         assert curl.startswith(f"curl -s {urls['ingress']}/HttpTask/"), curl
